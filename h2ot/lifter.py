@@ -1,0 +1,132 @@
+"""The generic lifter: any backbone + the hierarchical hourglass tokenizer.
+
+``PoseLifter`` runs ``embed``, then the backbone's blocks, pruning the frame tokens before every block the
+schedule names, then (seq2seq) recovers the full sequence and applies the head, or (seq2frame) applies the
+head to the kept tokens and returns the centre frame.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from h2ot.tokenizer import (PruneContext, build_pruner, build_recovery, format_schedule, parse_schedule,
+                            validate_schedule)
+
+if TYPE_CHECKING:
+    from h2ot.models.base import Backbone
+
+PIPELINES = ("seq2seq", "seq2frame")
+
+
+class PoseLifter(nn.Module):
+    """Lift 2D keypoint clips ``[B, F, J, Cin]`` to root-relative 3D poses in metres.
+
+    Output: ``[B, F, J, 3]`` for seq2seq; ``[B, 1, J, 3]`` (the centre frame ``(F-1)//2``) for seq2frame.
+    ``forward(x, return_kept=True)`` also returns, for seq2frame training, the poses of every kept frame
+    ``[B, f, J, 3]`` and their frame indices ``[B, f]`` (the authors supervise all kept frames).
+    """
+
+    def __init__(self, backbone: Backbone, schedule=None, pruning: str | None = None,
+                 recovery: str | None = None, pipeline: str = "seq2seq"):
+        super().__init__()
+        if pipeline not in PIPELINES:
+            raise ValueError(f"pipeline must be one of {PIPELINES}, found {pipeline!r}")
+        self.backbone = backbone
+        self.pipeline = pipeline
+        self.schedule = validate_schedule(parse_schedule(schedule), backbone.depth, backbone.frames)
+        if not self.schedule:
+            if pruning is not None or recovery is not None:
+                raise ValueError(f"pruning={pruning!r} / recovery={recovery!r} given without a schedule; pass "
+                                 "schedule=[(layer_index, tokens), ...] (e.g. [(3, 81)]) or leave both unset")
+            self.pruning = self.recovery_name = None
+        else:
+            self.pruning = pruning or "cluster"
+            self.pruner = build_pruner(self.pruning)
+            if pipeline == "seq2frame" and recovery is not None:
+                raise ValueError(f"the seq2frame pipeline keeps the centre frame and needs no recovery; "
+                                 f"found recovery={recovery!r}")
+            self.recovery_name = recovery or ("attention" if pipeline == "seq2seq" else None)
+        self.stage_of = {layer: stage for stage, (layer, _) in enumerate(self.schedule)}
+        if self.schedule and pipeline == "seq2seq":
+            # A new learnable positional embedding for the kept tokens of every stage (zero-initialised).
+            self.token_pos = nn.ParameterList(nn.Parameter(torch.zeros(1, tokens, backbone.dim))
+                                              for _, tokens in self.schedule)
+            self.recovery = build_recovery(self.recovery_name, backbone.dim, backbone.num_heads,
+                                           backbone.frames, qkv_bias=backbone.recovery_qkv_bias)
+
+    # Attributes of the model contract used by data, evaluation and inference code.
+    @property
+    def frames(self) -> int:
+        return self.backbone.frames
+
+    @property
+    def num_joints(self) -> int:
+        return self.backbone.num_joints
+
+    @property
+    def in_channels(self) -> int:
+        return self.backbone.in_channels
+
+    def describe(self) -> str:
+        name = getattr(self.backbone, "registry_name", type(self.backbone).__name__)
+        if not self.schedule:
+            return f"{name} {self.pipeline} {self.frames} frames (plain)"
+        extra = f" + {self.recovery_name} recovery" if self.recovery_name else ""
+        return (f"{name} {self.pipeline} {self.frames} frames, schedule {format_schedule(self.schedule)}, "
+                f"{self.pruning} pruning{extra}")
+
+    def check_input(self, x: torch.Tensor) -> None:
+        expected = f"[batch, {self.frames} frames, {self.num_joints} joints, {self.in_channels} channels]"
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"expected a torch.Tensor {expected}, found {type(x).__name__}")
+        if x.ndim != 4 or tuple(x.shape[1:]) != (self.frames, self.num_joints, self.in_channels):
+            raise ValueError(f"expected 2D keypoints of shape {expected}, found {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise ValueError(f"expected floating-point keypoints, found dtype {x.dtype}")
+        if torch.isnan(x).any() or torch.isinf(x).any():
+            raise ValueError("the 2D keypoints contain NaN or infinite values; fill missing joints first "
+                             "(e.g. interpolate them and set their confidence to 0)")
+
+    def forward(self, x: torch.Tensor, return_kept: bool = False):
+        if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
+            self.check_input(x)
+        b, f = x.shape[:2]
+        frames = torch.arange(f, device=x.device).expand(b, f)  # original index of every current token
+        centre = None
+        if self.pipeline == "seq2frame":
+            centre = torch.full((b,), (f - 1) // 2, device=x.device, dtype=torch.long)
+        tokens = self.backbone.embed(x)
+        received = None
+        for i in range(self.backbone.depth):
+            if i in self.stage_of:
+                stage = self.stage_of[i]
+                ctx = PruneContext(frames=frames, x2d=x, received=received, centre=centre)
+                keep = self.pruner.select(tokens, self.schedule[stage][1], ctx, training=self.training)
+                tokens = torch.gather(tokens, 1, keep[:, :, None, None].expand(-1, -1, *tokens.shape[2:]))
+                frames = torch.gather(frames, 1, keep)
+                if centre is not None:
+                    centre = (frames < (f - 1) // 2).sum(dim=1)
+                else:
+                    tokens = tokens + self.token_pos[stage][:, :, None, :]
+            record = self.schedule and self.pruner.needs_attention and (i + 1) in self.stage_of
+            if record:
+                attn = self.backbone.temporal_attention(i)
+                attn.record_received = True
+                try:
+                    tokens = self.backbone.forward_block(i, tokens)
+                    received = attn.received.reshape(b, -1, tokens.shape[1]).mean(dim=1)
+                finally:
+                    attn.record_received, attn.received = False, None
+            else:
+                tokens = self.backbone.forward_block(i, tokens)
+        if self.pipeline == "seq2frame":
+            poses = self.backbone.head(tokens)
+            if return_kept:
+                return poses, frames
+            return torch.gather(poses, 1, centre[:, None, None, None].expand(-1, 1, *poses.shape[2:]))
+        if not self.schedule:
+            return self.backbone.head(tokens)
+        return self.recovery(tokens, frames, self.backbone.head)

@@ -1,0 +1,38 @@
+"""Backbones and :func:`create_model`."""
+
+from __future__ import annotations
+
+import inspect
+
+from h2ot.lifter import PoseLifter
+from h2ot.models import mixste  # noqa: F401  (registers the backbone)
+from h2ot.models.base import BACKBONES, Backbone, register_backbone
+from h2ot.tokenizer import parse_schedule, tokens_per_block
+
+
+def create_model(name: str, pruning: str | None = None, recovery: str | None = None, schedule=None,
+                 pipeline: str = "seq2seq", **size) -> PoseLifter:
+    """Build a lifter: backbone ``name`` with the given sizes, plus the tokenizer when a schedule is given.
+
+    ``create_model("mixste")`` is plain MixSTE; ``schedule=[(3, 81)]`` is HoT (cluster pruning + attention
+    recovery by default); ``schedule="1:121,3:81,5:27", pruning="sampler", recovery="interpolation"`` is an
+    H2OT variant. ``size`` goes to the backbone (``frames``, ``depth``, ``dim``, ``num_heads``, ...).
+    """
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
+    cls = BACKBONES[name]
+    stages = parse_schedule(schedule)
+    params = inspect.signature(cls).parameters
+    unknown = sorted(set(size) - set(params) | ({"block_frames"} & set(size)))
+    if unknown:
+        valid = sorted(set(params) - {"block_frames"})
+        raise ValueError(f"unknown argument(s) {unknown} for backbone {name!r}; valid sizes: {valid}")
+    if "block_frames" in params:  # layers sized by their token count (e.g. a BatchNorm over frames)
+        frames = size.get("frames", params["frames"].default)
+        depth = size.get("depth", params["depth"].default)
+        size["block_frames"] = tokens_per_block(stages, depth, frames)
+    backbone = cls(**size)
+    return PoseLifter(backbone, schedule=stages, pruning=pruning, recovery=recovery, pipeline=pipeline)
+
+
+__all__ = ["BACKBONES", "Backbone", "PoseLifter", "create_model", "register_backbone"]
