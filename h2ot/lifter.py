@@ -103,7 +103,7 @@ class PoseLifter(nn.Module):
         for i in range(self.backbone.depth):
             if i in self.stage_of:
                 stage = self.stage_of[i]
-                ctx = PruneContext(frames=frames, x2d=x, received=received, centre=centre)
+                ctx = PruneContext(frames=frames, pooled=self.backbone.pool_tokens(tokens), x2d=x, received=received, centre=centre)
                 keep = self.pruner.select(tokens, self.schedule[stage][1], ctx, training=self.training)
                 tokens = torch.gather(tokens, 1, keep[:, :, None, None].expand(-1, -1, *tokens.shape[2:]))
                 frames = torch.gather(frames, 1, keep)

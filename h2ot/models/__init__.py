@@ -27,12 +27,18 @@ def create_model(name: str, pruning: str | None = None, recovery: str | None = N
     if unknown:
         valid = sorted(set(params) - {"block_frames"})
         raise ValueError(f"unknown argument(s) {unknown} for backbone {name!r}; valid sizes: {valid}")
+    given = dict(size)
     if "block_frames" in params:  # layers sized by their token count (e.g. a BatchNorm over frames)
         frames = size.get("frames", params["frames"].default)
         depth = size.get("depth", params["depth"].default)
         size["block_frames"] = tokens_per_block(stages, depth, frames)
     backbone = cls(**size)
-    return PoseLifter(backbone, schedule=stages, pruning=pruning, recovery=recovery, pipeline=pipeline)
+    model = PoseLifter(backbone, schedule=stages, pruning=pruning, recovery=recovery, pipeline=pipeline)
+    # What rebuilds this model: create_model(model.model_name, **model.model_kwargs).
+    model.model_name, model.size = name, given
+    model.model_kwargs = dict(pruning=model.pruning, recovery=model.recovery_name,
+                              schedule=[list(stage) for stage in model.schedule], pipeline=pipeline, **given)
+    return model
 
 
 __all__ = ["BACKBONES", "Backbone", "PoseLifter", "create_model", "register_backbone"]

@@ -8,7 +8,8 @@ A backbone is three parts, and knows nothing about pruning:
   with ``block_frames``, the per-block token counts);
 - ``head(tokens [B, n, J, C]) -> poses [B, n, J, 3]``.
 
-``temporal_attention(i)`` returns the :class:`h2ot.layers.Attention` that mixes frames in block ``i`` (its
+``pool_tokens(tokens) -> [B, n, D]`` gives one feature per frame token for clustering (default: the mean
+over joints). ``temporal_attention(i)`` returns the :class:`h2ot.layers.Attention` that mixes frames in block ``i`` (its
 batch laid out as ``B * J`` sequences of ``n`` tokens), used by the attention pruning strategy.
 """
 
@@ -38,6 +39,9 @@ class Backbone(nn.Module):
 
     def head(self, x):
         raise NotImplementedError
+
+    def pool_tokens(self, x):
+        return x.mean(dim=2)
 
     def temporal_attention(self, i: int) -> Attention:
         raise NotImplementedError(f"{type(self).__name__} does not expose its temporal attention")

@@ -18,12 +18,14 @@ class PruneContext:
     """What a strategy may look at besides the tokens.
 
     frames:   ``[B, n]`` original frame index of every current token.
+    pooled:   ``[B, n, D]`` one feature vector per frame token (the backbone pools its joints; TPC clusters it).
     x2d:      ``[B, F, J, Cin]`` the model input (TPMo reads the 2D motion from it).
     received: ``[B, n]`` attention each current token received in the previous block (TPA), or None.
     centre:   ``[B]`` current position of the centre frame that must survive (seq2frame), or None.
     """
 
     frames: torch.Tensor
+    pooled: torch.Tensor
     x2d: torch.Tensor
     received: torch.Tensor | None = None
     centre: torch.Tensor | None = None
@@ -77,7 +79,7 @@ class Pruner:
 
 
 class ClusterPruner(Pruner):
-    """TPC: DPC-kNN on the tokens pooled over joints; keeps the cluster centres (HoT's default)."""
+    """TPC: DPC-kNN on the pooled frame tokens; keeps the cluster centres (HoT's default)."""
 
     name = "cluster"
 
@@ -86,7 +88,7 @@ class ClusterPruner(Pruner):
 
     def select(self, tokens, keep, ctx, training=False):
         with torch.no_grad():
-            score = dpc_knn_score(tokens.mean(dim=2), self.k, self.train_noise if training else 0.0)
+            score = dpc_knn_score(ctx.pooled, self.k, self.train_noise if training else 0.0)
         return select_top(score, keep, ctx.centre)
 
 

@@ -31,7 +31,7 @@ class AttentionRecovery(nn.Module):
     def forward(self, tokens: torch.Tensor, frames: torch.Tensor, head: Callable) -> torch.Tensor:
         b, f, j, c = tokens.shape
         kv = tokens.transpose(1, 2).reshape(b * j, f, c)
-        query = self.x_token.expand(b * j, -1, -1)
+        query = self.x_token.repeat(b * j, 1, 1)
         x = query + self.cross_attention(query, kv, kv)
         return head(x.reshape(b, j, -1, c).transpose(1, 2))
 

@@ -1,0 +1,98 @@
+"""The ``h2ot`` command line: one sub-command per job."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from h2ot.tokenizer import PRUNERS, RECOVERIES
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options that choose a model for ``create_model`` (shared by every sub-command that builds one)."""
+    from h2ot.models import BACKBONES
+
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", default="mixste", choices=sorted(BACKBONES), help="backbone (default mixste)")
+    group.add_argument("--frames", type=int, help="input frames F (default: the backbone's official 243)")
+    group.add_argument("--schedule", default=None,
+                       help="pruning stages 'layer:tokens,...', e.g. 3:81 (HoT) or 1:121,3:81,5:27 (H2OT)")
+    group.add_argument("--pruning", choices=sorted(PRUNERS), help="token pruning strategy (default cluster)")
+    group.add_argument("--recovery", choices=list(RECOVERIES),
+                       help="token recovery strategy for seq2seq (default attention)")
+    group.add_argument("--pipeline", default="seq2seq", choices=["seq2seq", "seq2frame"])
+    group.add_argument("--depth", type=int, help="number of blocks")
+    group.add_argument("--dim", type=int, help="channels C")
+    group.add_argument("--heads", dest="num_heads", type=int, help="attention heads")
+    group.add_argument("--mlp-hidden", type=int, help="hidden width of the MLPs")
+
+
+def model_from_arguments(args: argparse.Namespace):
+    from h2ot.models import create_model
+
+    size = {key: getattr(args, key) for key in ("frames", "depth", "dim", "num_heads", "mlp_hidden")
+            if getattr(args, key) is not None}
+    return create_model(args.model, pruning=args.pruning, recovery=args.recovery, schedule=args.schedule,
+                        pipeline=args.pipeline, **size)
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    from h2ot.profile import profile
+
+    model = model_from_arguments(args)
+    result = profile(model, batch=args.batch, device=args.device, warmup=args.warmup, repeats=args.repeats,
+                     baseline=not args.no_baseline)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(result["model"])
+    print(f"  parameters          {result['params'] / 1e6:10.2f} M")
+    print(f"  FLOPs (all ops)     {result['flops'] / 1e9:10.2f} G per clip")
+    print(f"  FLOPs (paper conv.) {result['flops_paper'] / 1e9:10.2f} G per clip")
+    print(f"  latency (median)    {result['latency_ms']:10.1f} ms at batch {args.batch} on {result['device']}")
+    if "baseline_latency_ms" in result:
+        print(f"  plain backbone      {result['baseline_params'] / 1e6:10.2f} M, "
+              f"{result['baseline_flops_paper'] / 1e9:.2f} G (paper), {result['baseline_latency_ms']:.1f} ms")
+        print(f"  FLOPs ratio {result['flops_ratio']:.2f}x (paper {result['flops_paper_ratio']:.2f}x), "
+              f"measured speedup {result['speedup']:.2f}x")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from h2ot import __version__
+
+    parser = argparse.ArgumentParser(prog="h2ot", description="Efficient video 3D human pose estimation (H2OT).")
+    parser.add_argument("--version", action="version", version=f"h2ot {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    prof = commands.add_parser("profile", help="parameters, FLOPs (both conventions) and latency of a model",
+                               description="Measure a model: parameters, FLOPs counted by FlopCounterMode and "
+                                           "in the papers' convention, median latency; a pruned model is "
+                                           "timed side by side with its plain backbone.")
+    add_model_arguments(prof)
+    prof.add_argument("--batch", type=int, default=1, help="batch size for the latency (FLOPs are per clip)")
+    prof.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    prof.add_argument("--warmup", type=int, default=2)
+    prof.add_argument("--repeats", type=int, default=10)
+    prof.add_argument("--no-baseline", action="store_true", help="do not time the plain backbone")
+    prof.add_argument("--json", action="store_true", help="print one JSON object")
+    prof.set_defaults(func=run_profile)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"h2ot {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
