@@ -25,8 +25,9 @@ class PoseLifter(nn.Module):
     """Lift 2D keypoint clips ``[B, F, J, Cin]`` to root-relative 3D poses in metres.
 
     Output: ``[B, F, J, 3]`` for seq2seq; ``[B, 1, J, 3]`` (the centre frame ``(F-1)//2``) for seq2frame.
-    ``forward(x, return_kept=True)`` also returns, for seq2frame training, the poses of every kept frame
-    ``[B, f, J, 3]`` and their frame indices ``[B, f]`` (the authors supervise all kept frames).
+    ``forward(x, return_kept=True)`` returns a pair instead: for seq2seq the full output and the original
+    indices ``[B, f]`` of the frames the last stage kept; for seq2frame the poses of every kept frame
+    ``[B, f, J, 3]`` and their indices (the authors supervise all kept frames when training seq2frame).
     """
 
     def __init__(self, backbone: Backbone, schedule=None, pruning: str | None = None,
@@ -94,8 +95,8 @@ class PoseLifter(nn.Module):
         if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
             self.check_input(x)
         b, f = x.shape[:2]
-        frames = torch.arange(f, device=x.device).expand(b, f)  # original index of every current token
-        centre = None
+        frames = torch.arange(f, device=x.device).expand(b, f)  # original frame index of every current token
+        centre = None  # seq2frame: current position of the centre frame, which every stage keeps
         if self.pipeline == "seq2frame":
             centre = torch.full((b,), (f - 1) // 2, device=x.device, dtype=torch.long)
         tokens = self.backbone.embed(x)
@@ -103,7 +104,8 @@ class PoseLifter(nn.Module):
         for i in range(self.backbone.depth):
             if i in self.stage_of:
                 stage = self.stage_of[i]
-                ctx = PruneContext(frames=frames, pooled=self.backbone.pool_tokens(tokens), x2d=x, received=received, centre=centre)
+                ctx = PruneContext(frames=frames, pooled=self.backbone.pool_tokens(tokens), x2d=x,
+                                   received=received, centre=centre)
                 keep = self.pruner.select(tokens, self.schedule[stage][1], ctx, training=self.training)
                 tokens = torch.gather(tokens, 1, keep[:, :, None, None].expand(-1, -1, *tokens.shape[2:]))
                 frames = torch.gather(frames, 1, keep)
@@ -111,15 +113,8 @@ class PoseLifter(nn.Module):
                     centre = (frames < (f - 1) // 2).sum(dim=1)
                 else:
                     tokens = tokens + self.token_pos[stage][:, :, None, :]
-            record = self.schedule and self.pruner.needs_attention and (i + 1) in self.stage_of
-            if record:
-                attn = self.backbone.temporal_attention(i)
-                attn.record_received = True
-                try:
-                    tokens = self.backbone.forward_block(i, tokens)
-                    received = attn.received.reshape(b, -1, tokens.shape[1]).mean(dim=1)
-                finally:
-                    attn.record_received, attn.received = False, None
+            if self.schedule and self.pruner.needs_attention and i + 1 in self.stage_of:
+                tokens, received = self._block_with_attention(i, tokens)
             else:
                 tokens = self.backbone.forward_block(i, tokens)
         if self.pipeline == "seq2frame":
@@ -127,6 +122,16 @@ class PoseLifter(nn.Module):
             if return_kept:
                 return poses, frames
             return torch.gather(poses, 1, centre[:, None, None, None].expand(-1, 1, *poses.shape[2:]))
-        if not self.schedule:
-            return self.backbone.head(tokens)
-        return self.recovery(tokens, frames, self.backbone.head)
+        poses = self.recovery(tokens, frames, self.backbone.head) if self.schedule else self.backbone.head(tokens)
+        return (poses, frames) if return_kept else poses
+
+    def _block_with_attention(self, i: int, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run block ``i`` and return, with its output, the attention each frame token received ``[B, n]``."""
+        attn = self.backbone.temporal_attention(i)
+        attn.record_received = True
+        try:
+            out = self.backbone.forward_block(i, tokens)
+            received = attn.received.reshape(tokens.shape[0], -1, tokens.shape[1]).mean(dim=1)
+        finally:
+            attn.record_received, attn.received = False, None
+        return out, received
