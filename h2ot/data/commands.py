@@ -1,0 +1,88 @@
+"""The ``h2ot data`` command: ``h2ot data mocap`` (BVH folder → VideoPose3D-layout npz) and
+``h2ot data bones`` (bone-length statistics of an npz against Human3.6M)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+
+def _cameras_arg(value: str):
+    if value == "h36m":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--cameras must be 'h36m' or a positive integer, got {value!r}")
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--cameras must be positive, got {n}")
+    return n
+
+
+def run_mocap(args) -> int:
+    from .mocap import build_mocap_dataset, format_bone_stats
+
+    try:
+        summary = build_mocap_dataset(args.src, args.out, fps=args.fps, cameras=args.cameras,
+                                      noise=args.noise, seed=args.seed)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"h2ot data mocap: error: {err}", file=sys.stderr)
+        return 2
+    frames = summary["frames"]
+    total = frames["train"] + frames["test"]
+    meta = summary["metadata"]
+    print(f"wrote {args.out}: {summary['clips']} clips, {summary['subjects']} subjects, "
+          f"{summary['cameras_per_subject']} cameras each, {total} frames at {args.fps:g} fps "
+          f"(train {frames['train']} in {','.join(meta['subjects_train']) or '-'}; "
+          f"test {frames['test']} in {','.join(meta['subjects_test']) or '-'}); "
+          f"2D noise {'on' if args.noise else 'off'}")
+    if args.stats:
+        print()
+        print(format_bone_stats(summary["bone_stats"]))
+    return 0
+
+
+def run_bones(args) -> int:
+    from .mocap import bone_stats, format_bone_stats
+    from .sequences import _load_npz
+
+    try:
+        data = _load_npz(args.data, ("positions_3d",))["positions_3d"]
+        poses = [np.asarray(a) for actions in data.values() for a in actions.values()]
+        if poses and poses[0].shape[-2] == 32:
+            from .h36m import reduce_32_to_17
+            poses = [reduce_32_to_17(p) for p in poses]
+        print(format_bone_stats(bone_stats(poses)))
+    except (ValueError, FileNotFoundError) as err:
+        print(f"h2ot data bones: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add ``data`` (with ``mocap`` and ``bones``) to an argparse ``subparsers`` object."""
+    data = subparsers.add_parser("data", help="prepare datasets",
+                                 description="Prepare training and test data.")
+    sub = data.add_subparsers(dest="data_command", metavar="{mocap,bones}")
+    sub.required = True
+
+    m = sub.add_parser("mocap", help="BVH motion capture → 2D/3D npz (VideoPose3D layout)",
+                       description="Convert a folder of BVH clips to Human3.6M-17 3D poses, render "
+                                   "2D with virtual cameras, write a VideoPose3D-layout npz.")
+    m.add_argument("--src", required=True, help="folder of .bvh files (SS_CC.bvh = subject SS)")
+    m.add_argument("--out", required=True, help="output .npz")
+    m.add_argument("--fps", type=float, default=50.0, help="target frame rate (default 50)")
+    m.add_argument("--cameras", type=_cameras_arg, default="h36m",
+                   help="'h36m' (4 fixed Human3.6M-like views, default) or N random cameras per subject")
+    m.add_argument("--noise", action=argparse.BooleanOptionalAction, default=True,
+                   help="detector-like 2D noise with confidences (default on)")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--stats", action=argparse.BooleanOptionalAction, default=True,
+                   help="print bone-length statistics vs Human3.6M (default on)")
+    m.set_defaults(func=run_mocap)
+
+    b = sub.add_parser("bones", help="bone-length statistics of an npz vs Human3.6M")
+    b.add_argument("--data", required=True, help="npz with positions_3d")
+    b.set_defaults(func=run_bones)
+    return data

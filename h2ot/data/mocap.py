@@ -1,0 +1,495 @@
+"""Motion capture (BVH) → Human3.6M-17 training data with virtual cameras.
+
+Pipeline for one clip (:func:`load_bvh_h36m`):
+
+1. read the BVH and run forward kinematics (:mod:`h2ot.data.bvh`);
+2. drop the synthetic T-pose (frame 0 of the Hahne CMU conversions) and the few blend frames that
+   follow it (:func:`leading_frames_to_drop`);
+3. map the rig's joints to the 17 Human3.6M joints with a preset (Daz, MotionBuilder, CMU ASF, picked
+   from the joint names) or a user mapping (:func:`mapping_matrix`);
+4. convert units to metres (detected from the rest-pose size, :func:`detect_units`) and axes from
+   BVH's Y-up to the Human3.6M world's Z-up: ``(x, y, z)_world = (x, -z, y)_bvh``;
+5. resample to the target frame rate (linear interpolation of joint positions, default 50 fps).
+
+Then virtual cameras (:func:`h36m_like_cameras`, :func:`random_cameras`) render the 2D keypoints,
+optionally through a detector-like noise model (:func:`add_detector_noise`), and
+:func:`build_mocap_dataset` writes the VideoPose3D npz layout.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .bvh import BVH, read_bvh
+from .camera import Camera, look_at, matrix_to_quaternion
+from .skeleton import H36M_BONES, H36M_JOINT_NAMES, H36M_LEFT, H36M_RIGHT, bone_lengths
+
+# ----------------------------------------------------------------------------------------------
+# Joint mappings
+# ----------------------------------------------------------------------------------------------
+
+#: A mapping gives, for each Human3.6M joint name, a rig joint name, a list of names (their mean),
+#: or a dict ``{name: weight}`` (a weighted sum; weights should sum to 1, negative weights
+#: extrapolate). End sites are named ``<parent>_end``.
+MAPPING_PRESETS: dict[str, dict] = {
+    # Daz-friendly CMU conversions (centimetres). The rig has no head-top joint: it is extrapolated
+    # along the neck→head direction (about 8 cm above the eyes); the nose is halfway between the
+    # head joint and the eyes.
+    "daz": {
+        "pelvis": "hip", "r_hip": "rThigh", "r_knee": "rShin", "r_ankle": "rFoot",
+        "l_hip": "lThigh", "l_knee": "lShin", "l_ankle": "lFoot",
+        "spine": ["abdomen", "chest"], "thorax": "neck",
+        "neck": {"head": 0.5, "leftEye": 0.25, "rightEye": 0.25},
+        "head": {"neck": -2.2, "head": 3.2},
+        "l_shoulder": "lShldr", "l_elbow": "lForeArm", "l_wrist": "lHand",
+        "r_shoulder": "rShldr", "r_elbow": "rForeArm", "r_wrist": "rHand",
+    },
+    # MotionBuilder-style CMU conversions (CMU units). "Head" is the base of the head bone (its end
+    # site has zero length), so the head top is extrapolated one upper-neck length above it; the
+    # nose is halfway up the upper neck → head segment.
+    "motionbuilder": {
+        "pelvis": "Hips", "r_hip": "RightUpLeg", "r_knee": "RightLeg", "r_ankle": "RightFoot",
+        "l_hip": "LeftUpLeg", "l_knee": "LeftLeg", "l_ankle": "LeftFoot",
+        "spine": "Spine", "thorax": "Spine1", "neck": {"Neck1": 0.5, "Head": 0.5},
+        "head": {"Head": 2.0, "Neck1": -1.0},
+        "l_shoulder": "LeftArm", "l_elbow": "LeftForeArm", "l_wrist": "LeftHand",
+        "r_shoulder": "RightArm", "r_elbow": "RightForeArm", "r_wrist": "RightHand",
+    },
+    # CMU's native ASF names (lower case; e.g. the 16_xx clips of the Daz folder).
+    "asf": {
+        "pelvis": "hip", "r_hip": "rfemur", "r_knee": "rtibia", "r_ankle": "rfoot",
+        "l_hip": "lfemur", "l_knee": "ltibia", "l_ankle": "lfoot",
+        "spine": "upperback", "thorax": "thorax", "neck": {"upperneck": 0.5, "head": 0.5},
+        "head": "head_end",
+        "l_shoulder": "lhumerus", "l_elbow": "lradius", "l_wrist": "lwrist",
+        "r_shoulder": "rhumerus", "r_elbow": "rradius", "r_wrist": "rwrist",
+    },
+}
+
+
+def _mapping_joint_names(mapping: dict) -> set[str]:
+    names = set()
+    for spec in mapping.values():
+        names.update([spec] if isinstance(spec, str) else spec)
+    return names
+
+
+def detect_preset(names) -> str:
+    """The preset whose joint names all appear in ``names``; ``ValueError`` if none fits."""
+    names = set(names)
+    for preset, mapping in MAPPING_PRESETS.items():
+        if _mapping_joint_names(mapping) <= names:
+            return preset
+    raise ValueError(
+        "no mapping preset fits this rig (presets: " + ", ".join(MAPPING_PRESETS) + "); "
+        "pass a mapping {h36m_joint: rig_joint} for the joints " + ", ".join(H36M_JOINT_NAMES))
+
+
+def mapping_matrix(mapping: dict, names: list[str], source: str = "BVH") -> np.ndarray:
+    """``[17, J]`` weights so that ``h36m = W @ rig_positions``.
+
+    ``mapping``: see :data:`MAPPING_PRESETS`. ``ValueError`` lists missing Human3.6M joints and
+    rig joints not found in ``names`` (``source`` names the file in the message).
+    """
+    missing_h36m = [j for j in H36M_JOINT_NAMES if j not in mapping]
+    if missing_h36m:
+        raise ValueError(f"{source}: the joint mapping lacks Human3.6M joints {missing_h36m}")
+    missing = sorted(n for n in _mapping_joint_names(mapping) if n not in names)
+    if missing:
+        raise ValueError(f"{source}: mapped joints {missing} are not in the skeleton; it has {names}")
+    weights = np.zeros((len(H36M_JOINT_NAMES), len(names)))
+    for j, joint in enumerate(H36M_JOINT_NAMES):
+        spec = mapping[joint]
+        if isinstance(spec, str):
+            spec = {spec: 1.0}
+        elif not isinstance(spec, dict):
+            spec = {n: 1.0 / len(spec) for n in spec}
+        for name, w in spec.items():
+            weights[j, names.index(name)] += w
+    return weights
+
+
+# ----------------------------------------------------------------------------------------------
+# Units, T-pose, resampling
+# ----------------------------------------------------------------------------------------------
+
+#: metres per file unit
+UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": 0.0254 / 0.45}
+_TYPICAL_REST_SIZE_M = 1.5  # the largest extent of a rest pose (height or arm span), roughly
+
+
+def detect_units(bvh: BVH) -> str:
+    """Guess the length unit from the rest pose: the unit that makes its largest extent closest
+    (in ratio) to 1.5 m. Candidates: :data:`UNITS`."""
+    rest = bvh.forward_kinematics(rest=True)[0]
+    size = float(np.ptp(rest, axis=0).max())
+    if size <= 0:
+        raise ValueError(f"{bvh.path}: the rest pose has zero size; cannot detect units")
+    return min(UNITS, key=lambda u: abs(np.log(size * UNITS[u] / _TYPICAL_REST_SIZE_M)))
+
+
+def _near_zero_fraction(bvh: BVH, frame: int) -> float:
+    rot = [i for i, c in enumerate(c for chans in bvh.channels for c in chans)
+           if c.lower().endswith("rotation")]
+    return float(np.mean(np.abs(bvh.motion[frame, rot]) < 0.5))
+
+
+def is_tpose_frame(bvh: BVH) -> bool:
+    """True when frame 0 is a synthetic rest/T-pose: most rotation channels are below 0.5° there,
+    clearly more than in the rest of the clip (the Hahne CMU conversions start this way)."""
+    if bvh.num_frames < 3:
+        return False
+    frame0 = _near_zero_fraction(bvh, 0)
+    later = np.median([_near_zero_fraction(bvh, k) for k in range(1, bvh.num_frames, 10)])
+    return frame0 > 0.7 and frame0 - later > 0.15
+
+
+def leading_frames_to_drop(bvh: BVH, positions: np.ndarray, settle_s: float = 0.25) -> int:
+    """Frames to drop at the start of a clip: 0 unless frame 0 is a synthetic T-pose; then the
+    T-pose and the conversion's lead-in after it: every frame up to the last jump (a per-frame
+    motion above 4× the clip's median) within the first ``settle_s`` seconds. Some CMU conversions
+    blend from the T-pose over ~5 frames, others hold a frozen or misplaced pose for a few frames.
+    ``positions``: ``[T, J, 3]`` from forward kinematics."""
+    if not is_tpose_frame(bvh):
+        return 0
+    motion = np.linalg.norm(np.diff(positions, axis=0), axis=-1).mean(axis=-1)  # [T-1]
+    median = np.median(motion) + 1e-9
+    window = max(1, int(round(settle_s * bvh.fps)))
+    jumps = np.nonzero(motion[:window] > 4 * median)[0]
+    return max(1, int(jumps[-1]) + 1 if jumps.size else 1)
+
+
+def align_floor(positions: np.ndarray, joint_height: float = 0.08) -> np.ndarray:
+    """Shift world positions ``[T, 17, 3]`` (Z up, metres) vertically so that the lowest joint is
+    on average ``joint_height`` m above z = 0 (the median over frames of the per-frame minimum;
+    ankles sit about 8 cm above the floor). Mocap clips put their floor at different heights."""
+    lowest = np.median(positions[..., 2].min(axis=1))
+    return positions - np.array([0.0, 0.0, lowest - joint_height], dtype=positions.dtype)
+
+
+def resample(positions: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
+    """Linear resampling along time. ``positions``: ``[T, ...]`` → ``[T', ...]`` where frame k is
+    at time ``k / dst_fps`` (the last frame is at or before the source's last frame)."""
+    if src_fps <= 0 or dst_fps <= 0:
+        raise ValueError(f"frame rates must be positive, got {src_fps} → {dst_fps}")
+    num = positions.shape[0]
+    if abs(src_fps - dst_fps) < 1e-9 or num < 2:
+        return positions.copy()
+    duration = (num - 1) / src_fps
+    times = np.arange(int(np.floor(duration * dst_fps + 1e-9)) + 1) / dst_fps
+    src = times * src_fps
+    lo = np.minimum(np.floor(src).astype(int), num - 2)
+    frac = (src - lo).reshape(-1, *([1] * (positions.ndim - 1)))
+    return positions[lo] * (1 - frac) + positions[lo + 1] * frac
+
+
+# ----------------------------------------------------------------------------------------------
+# One clip
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class MocapClip:
+    """A converted clip: ``positions`` ``[T, 17, 3]`` world metres (Z up), at ``fps``."""
+
+    name: str
+    subject: str
+    positions: np.ndarray
+    fps: float
+    preset: str
+    units: str
+    dropped: int
+
+
+#: BVH (Y up) → world (Z up): (x, y, z) → (x, -z, y), a proper rotation
+_Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+
+
+def load_bvh_h36m(path, mapping: str | dict | None = None, units: str | float = "auto",
+                  fps: float = 50.0, drop_tpose: bool | str = "auto",
+                  subject: str | None = None) -> MocapClip:
+    """Read a BVH file as Human3.6M-17 positions in metres.
+
+    ``mapping``: a preset name, a mapping dict (see :data:`MAPPING_PRESETS`) or None to detect the
+    preset from the joint names. ``units``: "auto", a key of :data:`UNITS` or metres per unit.
+    ``drop_tpose``: "auto" (detect), True (drop frame 0 and the blend) or False.
+    ``subject``: defaults to ``"S" + the part of the file name before "_"`` (CMU naming SS_CC).
+    """
+    path = Path(path)
+    bvh = read_bvh(path)
+    if mapping is None:
+        try:
+            preset = detect_preset(bvh.names)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
+        mapping = MAPPING_PRESETS[preset]
+    elif isinstance(mapping, str):
+        if mapping not in MAPPING_PRESETS:
+            raise ValueError(f"unknown mapping preset {mapping!r}; presets: {list(MAPPING_PRESETS)}")
+        preset, mapping = mapping, MAPPING_PRESETS[mapping]
+    else:
+        preset = "custom"
+    weights = mapping_matrix(mapping, bvh.names, source=str(path))
+
+    if units == "auto":
+        units = detect_units(bvh)
+    scale = UNITS[units] if isinstance(units, str) else float(units)
+    if isinstance(units, str) and units not in UNITS:
+        raise ValueError(f"unknown unit {units!r}; expected one of {list(UNITS)} or a number")
+
+    positions = bvh.forward_kinematics()  # [T, J, 3]
+    dropped = 0
+    if drop_tpose == "auto":
+        dropped = leading_frames_to_drop(bvh, positions)
+    elif drop_tpose:
+        dropped = max(1, leading_frames_to_drop(bvh, positions))
+    positions = positions[dropped:]
+    if positions.shape[0] < 2:
+        raise ValueError(f"{path}: fewer than 2 frames left after dropping {dropped} T-pose frames")
+
+    h36m = np.einsum("kj,tjc->tkc", weights, positions) * scale @ _Y_UP_TO_Z_UP.T
+    h36m = align_floor(resample(h36m, bvh.fps, fps))
+    subject = subject or "S" + path.stem.split("_")[0]
+    return MocapClip(path.stem, subject, h36m.astype(np.float32), fps, preset,
+                     units if isinstance(units, str) else f"{scale} m", dropped)
+
+
+# ----------------------------------------------------------------------------------------------
+# Virtual cameras
+# ----------------------------------------------------------------------------------------------
+
+#: Human3.6M-like intrinsics (camera 54138969 of the published calibration, no distortion).
+H36M_LIKE_INTRINSICS = dict(focal=(1145.0, 1144.0), center=(512.5, 515.5), res_w=1000, res_h=1002)
+#: azimuths (degrees, around the subject) and heights (m) resembling the four Human3.6M cameras
+H36M_LIKE_VIEWS = ((70.0, 1.56), (-70.0, 1.61), (110.0, 1.49), (-110.0, 1.57))
+_LOOK_AT_HEIGHT = 1.0  # m; with cameras at ~1.5 m this looks slightly down, as Human3.6M's do
+
+
+def _camera_at(centre_xy, azimuth_deg, distance, height, intrinsics, look_height, cam_id) -> Camera:
+    a = np.radians(azimuth_deg)
+    position = np.array([centre_xy[0] + distance * np.cos(a), centre_xy[1] + distance * np.sin(a),
+                         height])
+    target = np.array([centre_xy[0], centre_xy[1], look_height])
+    rotation = look_at(position, target)
+    return Camera(orientation=tuple(matrix_to_quaternion(rotation)), translation=tuple(position),
+                  id=cam_id, **intrinsics)
+
+
+def _stand_off(radius: float, base: float, intrinsics: dict) -> float:
+    """Camera distance that keeps a subject wandering ``radius`` m from the centre in view."""
+    half_fov = np.arctan(0.5 * intrinsics["res_w"] / intrinsics["focal"][0])
+    return float(max(base, radius + 1.5, radius / np.tan(0.8 * half_fov)))
+
+
+def h36m_like_cameras(centre_xy, radius: float = 0.0, distance: float = 5.0) -> list[Camera]:
+    """The four fixed Human3.6M-like viewpoints around ``centre_xy`` (world metres), ``distance``
+    m away (farther when the subject wanders more than ``radius`` allows to keep it in view)."""
+    d = _stand_off(radius, distance, H36M_LIKE_INTRINSICS)
+    return [_camera_at(centre_xy, az, d, h, H36M_LIKE_INTRINSICS, _LOOK_AT_HEIGHT, f"virtual{i}")
+            for i, (az, h) in enumerate(H36M_LIKE_VIEWS)]
+
+
+def random_cameras(n: int, rng: np.random.Generator, centre_xy, radius: float = 0.0) -> list[Camera]:
+    """``n`` random Human3.6M-like cameras: azimuth uniform, distance 4.5–5.5 m, height
+    1.5–1.8 m, looking at 0.9–1.1 m, focal 1145 px ± 5 %, 1000×1002 images."""
+    cams = []
+    for i in range(n):
+        f = 1145.0 * rng.uniform(0.95, 1.05)
+        intr = dict(H36M_LIKE_INTRINSICS, focal=(f, f))
+        d = _stand_off(radius, rng.uniform(4.5, 5.5), intr)
+        cams.append(_camera_at(centre_xy, rng.uniform(0, 360), d, rng.uniform(1.5, 1.8), intr,
+                               rng.uniform(0.9, 1.1), f"random{i}"))
+    return cams
+
+
+def render_2d(positions_world: np.ndarray, camera: Camera) -> np.ndarray:
+    """World ``[T, J, 3]`` metres → pixels ``[T, J, 2]`` through ``camera`` (with its distortion)."""
+    return camera.project(camera.world_to_camera(positions_world))
+
+
+# ----------------------------------------------------------------------------------------------
+# Detector-like 2D noise
+# ----------------------------------------------------------------------------------------------
+
+#: relative jitter per Human3.6M joint (extremities are noisier, as with real detectors)
+_JOINT_NOISE = np.array([1.0, 1.0, 1.2, 1.5, 1.0, 1.2, 1.5, 1.3, 1.0, 1.0, 1.2, 1.0, 1.3, 1.6,
+                         1.0, 1.3, 1.6])
+
+
+def add_detector_noise(pixels: np.ndarray, rng: np.random.Generator, jitter: float = 0.01,
+                       outlier_rate: float = 0.01, outlier_scale: float = 0.15) -> np.ndarray:
+    """Imitate a 2D detector. ``pixels``: ``[T, 17, 2]`` → ``[T, 17, 3]`` (x, y, confidence).
+
+    - jitter: Gaussian, ``jitter × person height × per-joint factor`` pixels (σ ≈ 1 % of the
+      person's 2D height, more on wrists and ankles), smoothed over 3 frames so it is partly
+      correlated in time as detector errors are;
+    - outliers: with probability ``outlier_rate`` per joint and frame, a jump of
+      ``U(0.5, 1) × outlier_scale × person height`` in a random direction, or (half of them) the
+      left/right counterpart's position — a detector's swap;
+    - confidence: ``0.95 exp(-½ (e / 3σ)²)`` of each joint's error e, times U(0.9, 1), so bad
+      points get low confidence.
+    """
+    pixels = np.asarray(pixels, dtype=np.float64)
+    height = np.ptp(pixels[..., 1], axis=1)[:, None, None] + 1.0  # [T, 1, 1] person size in px
+    sigma = jitter * height * _JOINT_NOISE[None, :, None]  # [T, 17, 1]
+    raw = rng.standard_normal(pixels.shape)
+    padded = np.concatenate([raw[:1], raw, raw[-1:]])
+    smooth = (padded[:-2] + padded[1:-1] + padded[2:]) / np.sqrt(3.0)
+    noisy = pixels + sigma * smooth
+
+    hits = rng.random(pixels.shape[:2]) < outlier_rate  # [T, 17]
+    if hits.any():
+        angle = rng.uniform(0, 2 * np.pi, hits.shape)
+        size = rng.uniform(0.5, 1.0, hits.shape) * outlier_scale * height[..., 0]
+        jump = np.stack([np.cos(angle), np.sin(angle)], -1) * size[..., None]
+        swap = np.arange(17)
+        swap[list(H36M_LEFT)], swap[list(H36M_RIGHT)] = H36M_RIGHT, H36M_LEFT
+        swapped = pixels[:, swap] + sigma * smooth
+        use_swap = (rng.random(hits.shape) < 0.5)[..., None]
+        outlier = np.where(use_swap, swapped, noisy + jump)
+        noisy = np.where(hits[..., None], outlier, noisy)
+
+    error = np.linalg.norm(noisy - pixels, axis=-1)  # [T, 17]
+    conf = 0.95 * np.exp(-0.5 * (error / (3 * sigma[..., 0])) ** 2) * rng.uniform(0.9, 1.0, error.shape)
+    return np.concatenate([noisy, conf[..., None]], axis=-1)
+
+
+# ----------------------------------------------------------------------------------------------
+# The CMU benchmark: split, dataset builder, bone statistics
+# ----------------------------------------------------------------------------------------------
+
+#: Fixed subject split of the CMU clips in ../shared/data/cmu/daz (about 20 % of frames in test:
+#: walk/run/jump (02), runs (09), soccer (10), walk + tai chi (12)).
+CMU_TEST_SUBJECTS = ("S02", "S09", "S10", "S12")
+CMU_TRAIN_SUBJECTS = ("S03", "S05", "S06", "S07", "S08", "S13", "S14", "S16")
+
+#: Typical Human3.6M bone lengths in mm (../shared/data/README.md), by bone
+H36M_REFERENCE_MM = {
+    "pelvis->hip": 133, "thigh": 442, "shin": 454, "pelvis->spine": 233, "spine->thorax": 257,
+    "thorax->neck/nose": 121, "neck/nose->head": 115, "thorax->shoulder": 151, "upper arm": 278,
+    "forearm": 252,
+}
+#: which of the 16 bones (by child joint) belong to each reference bone
+_BONE_GROUPS = {
+    "pelvis->hip": (1, 4), "thigh": (2, 5), "shin": (3, 6), "pelvis->spine": (7,),
+    "spine->thorax": (8,), "thorax->neck/nose": (9,), "neck/nose->head": (10,),
+    "thorax->shoulder": (11, 14), "upper arm": (12, 15), "forearm": (13, 16),
+}
+
+
+def bone_stats(positions: list[np.ndarray] | np.ndarray) -> dict[str, dict[str, float]]:
+    """Bone-length statistics (mm) of Human3.6M-17 poses against the Human3.6M figures.
+
+    ``positions``: ``[T, 17, 3]`` metres or a list of them. Returns ``{bone: {"h36m", "mean",
+    "std", "ratio"}}`` (left and right bones pooled; std over frames and clips).
+    """
+    if isinstance(positions, np.ndarray):
+        positions = [positions]
+    lengths = np.concatenate([bone_lengths(p).reshape(-1, len(H36M_BONES)) for p in positions]) * 1000
+    children = [c for _, c in H36M_BONES]
+    stats = {}
+    for bone, members in _BONE_GROUPS.items():
+        values = lengths[:, [children.index(c) for c in members]].ravel()
+        mean = float(values.mean())
+        stats[bone] = {"h36m": float(H36M_REFERENCE_MM[bone]), "mean": mean,
+                       "std": float(values.std()), "ratio": mean / H36M_REFERENCE_MM[bone]}
+    return stats
+
+
+def format_bone_stats(stats: dict) -> str:
+    """A Markdown table of :func:`bone_stats`."""
+    lines = ["| bone | Human3.6M (mm) | converted mean (mm) | std (mm) | ratio |",
+             "|---|---|---|---|---|"]
+    for bone, s in stats.items():
+        lines.append(f"| {bone} | {s['h36m']:.0f} | {s['mean']:.1f} | {s['std']:.1f} | "
+                     f"{s['ratio']:.2f} |")
+    return "\n".join(lines)
+
+
+def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m",
+                        noise: bool = True, seed: int = 0, mapping=None,
+                        test_subjects=CMU_TEST_SUBJECTS) -> dict:
+    """Convert every ``*.bvh`` in ``src`` and write a VideoPose3D-layout npz to ``out``.
+
+    The npz holds ``positions_3d[subject][clip]`` ``[T, 17, 3]`` world metres,
+    ``positions_2d[subject][clip]`` a list (one per camera) of ``[T, 17, 2]`` pixels (or
+    ``[T, 17, 3]`` with a confidence when ``noise``), ``metadata`` (layout, joint symmetry, fps,
+    split) and ``cameras[subject]`` (a list of camera dicts, translation in metres).
+    ``cameras``: "h36m" (four fixed Human3.6M-like views) or an int (that many random cameras per
+    subject, seeded). Returns a summary dict (clips, frames per split, bone stats).
+    """
+    src = Path(src)
+    if not src.is_dir():
+        raise FileNotFoundError(f"mocap source folder not found: {src}")
+    files = sorted(src.glob("*.bvh"))
+    if not files:
+        raise FileNotFoundError(f"no .bvh files in {src}")
+    rng = np.random.default_rng(seed)
+    clips = [load_bvh_h36m(f, mapping=mapping, fps=fps) for f in files]
+
+    by_subject: dict[str, list[MocapClip]] = {}
+    for clip in clips:
+        by_subject.setdefault(clip.subject, []).append(clip)
+
+    positions_3d, positions_2d, camera_dicts = {}, {}, {}
+    for subject, subject_clips in sorted(by_subject.items()):
+        roots = np.concatenate([c.positions[:, 0, :2] for c in subject_clips])
+        centre = roots.mean(axis=0)
+        radius = float(np.linalg.norm(roots - centre, axis=1).max())
+        if cameras == "h36m":
+            cams = h36m_like_cameras(centre, radius)
+        else:
+            cams = random_cameras(int(cameras), rng, centre, radius)
+        camera_dicts[subject] = [c.to_dict() for c in cams]
+        positions_3d[subject], positions_2d[subject] = {}, {}
+        for clip in subject_clips:
+            positions_3d[subject][clip.name] = clip.positions
+            views = []
+            for cam in cams:
+                pix = render_2d(clip.positions, cam)
+                if noise:
+                    pix = add_detector_noise(pix, rng)
+                views.append(pix.astype(np.float32))
+            positions_2d[subject][clip.name] = views
+
+    frames = {"train": 0, "test": 0}
+    for clip in clips:
+        frames["test" if clip.subject in test_subjects else "train"] += clip.positions.shape[0]
+    metadata = {
+        "layout_name": "h36m", "num_joints": 17,
+        "keypoints_symmetry": [list(H36M_LEFT), list(H36M_RIGHT)],
+        "fps": float(fps), "source": str(src), "noise": bool(noise), "cameras": str(cameras),
+        "seed": int(seed),
+        "subjects_test": [s for s in sorted(by_subject) if s in test_subjects],
+        "subjects_train": [s for s in sorted(by_subject) if s not in test_subjects],
+        "presets": sorted({c.preset for c in clips}),
+    }
+    save_npz_atomic(out, positions_3d=positions_3d, positions_2d=positions_2d,
+                    metadata=metadata, cameras=camera_dicts)
+    return {"clips": len(clips), "subjects": len(by_subject), "frames": frames,
+            "cameras_per_subject": len(next(iter(camera_dicts.values()))),
+            "dropped_leading_frames": sum(c.dropped for c in clips),
+            "bone_stats": bone_stats([c.positions for c in clips]), "metadata": metadata}
+
+
+def save_npz_atomic(path, **arrays) -> None:
+    """``np.savez_compressed`` to a temporary file in the same folder, then ``os.replace``.
+    Dict values are stored as 0-d object arrays (VideoPose3D's layout)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **{k: (np.array(v, dtype=object) if isinstance(v, dict) else v)
+                                       for k, v in arrays.items()})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
