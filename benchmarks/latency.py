@@ -1,0 +1,100 @@
+"""Latency of plain MixSTE, HoT and H2OT at 243 frames, measured side by side in one process.
+
+    python benchmarks/latency.py                       # CPU, batch 1, prints a markdown table
+    python benchmarks/latency.py --readme README.md    # ... and writes it into the README
+    python benchmarks/latency.py --device cuda --batch 16
+
+Every variant is timed interleaved with the others (each round runs each model once) and the median is
+reported; speedup = plain latency / variant latency, efficiency = speedup / paper-FLOPs ratio (1.0 means
+the pruning overhead costs nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+from pathlib import Path
+
+import torch
+
+import h2ot
+from h2ot.profile import count_flops, count_flops_paper, count_params, example_input, median, time_models
+
+VARIANTS = {
+    "MixSTE (plain)": dict(),
+    "HoT: cluster + attention, 3:81": dict(schedule=[(3, 81)], pruning="cluster", recovery="attention"),
+    "H2OT: sampler + interpolation, 1:121,3:81,5:27": dict(schedule=[(1, 121), (3, 81), (5, 27)],
+                                                          pruning="sampler", recovery="interpolation"),
+    "H2OT: cluster + attention, 1:121,3:81,5:27": dict(schedule=[(1, 121), (3, 81), (5, 27)],
+                                                      pruning="cluster", recovery="attention"),
+}
+START, END = "<!-- latency-table:start -->", "<!-- latency-table:end -->"
+
+
+def machine(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+
+
+def run(device: str, batch: int, frames: int, warmup: int, repeats: int) -> str:
+    device = torch.device(device)
+    models = {name: h2ot.create_model("mixste", frames=frames, **kw).to(device).eval()
+              for name, kw in VARIANTS.items()}
+    one = example_input(next(iter(models.values())), 1, device)
+    rows = {name: dict(params=count_params(m), flops=count_flops(m, one), paper=count_flops_paper(m, one))
+            for name, m in models.items()}
+    times = time_models(models, example_input(next(iter(models.values())), batch, device), warmup, repeats)
+    plain = next(iter(models))
+    lines = [f"MixSTE (8 × 512, 243-frame official size unless stated), {frames} frames, batch {batch}, "
+             f"{device.type.upper()}: {machine(device)}; median of {repeats} interleaved runs after {warmup} "
+             "warm-up runs. FLOPs per clip.", "",
+             "| model | params (M) | GFLOPs (all ops) | GFLOPs (paper) | latency (ms) | speedup | "
+             "paper-FLOPs ratio | efficiency |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, row in rows.items():
+        speedup = median(times[plain]) / median(times[name])
+        ratio = rows[plain]["paper"] / row["paper"]
+        lines.append(f"| {name} | {row['params'] / 1e6:.2f} | {row['flops'] / 1e9:.2f} | {row['paper'] / 1e9:.2f} | "
+                     f"{median(times[name]):.1f} | {speedup:.2f}× | {ratio:.2f}× | {speedup / ratio:.2f} |")
+    return "\n".join(lines)
+
+
+def write_into(readme: Path, table: str) -> None:
+    text = readme.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{readme} has no {START} ... {END} section to replace")
+    text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{table}\n{END}", text,
+                  flags=re.S)
+    tmp = readme.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(readme)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--frames", type=int, default=243)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--readme", type=Path, help="write the table into this README between the markers")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    table = run(args.device, args.batch, args.frames, args.warmup, args.repeats)
+    print(table)
+    if args.readme:
+        write_into(args.readme, table)
+
+
+if __name__ == "__main__":
+    main()
