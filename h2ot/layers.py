@@ -102,17 +102,31 @@ class DropPath(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm ViT block: ``x + attn(norm1(x))``, then ``x + mlp(norm2(x))`` (LayerNorm eps 1e-6)."""
+    """Pre-norm ViT block: ``x + attn(norm1(x))``, then ``x + mlp(norm2(x))`` (LayerNorm eps 1e-6).
+
+    Options for other backbones: ``norm_eps``; ``layer_scale`` (an initial value: the branches are scaled by
+    learnable per-channel ``layer_scale_1`` / ``layer_scale_2``, MetaFormer style); ``mixer``, a module that
+    replaces the self-attention as token mixer (e.g. a graph convolution); it keeps the attribute name ``attn``.
+    """
 
     def __init__(self, dim: int, num_heads: int, mlp_hidden: int, qkv_bias: bool = True, drop: float = 0.0,
-                 attn_drop: float = 0.0, drop_path: float = 0.0):
+                 attn_drop: float = 0.0, drop_path: float = 0.0, norm_eps: float = 1e-6,
+                 layer_scale: float | None = None, mixer: nn.Module | None = None):
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=drop)
+        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
+        self.attn = mixer if mixer is not None else Attention(dim, num_heads, qkv_bias=qkv_bias,
+                                                              attn_drop=attn_drop, proj_drop=drop)
         self.drop_path = DropPath(drop_path)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
         self.mlp = Mlp(dim, mlp_hidden, drop=drop)
+        self.layer_scale = layer_scale is not None
+        if self.layer_scale:
+            self.layer_scale_1 = nn.Parameter(torch.full((dim,), float(layer_scale)))
+            self.layer_scale_2 = nn.Parameter(torch.full((dim,), float(layer_scale)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.layer_scale:
+            x = x + self.drop_path(self.layer_scale_1 * self.attn(self.norm1(x)))
+            return x + self.drop_path(self.layer_scale_2 * self.mlp(self.norm2(x)))
         x = x + self.drop_path(self.attn(self.norm1(x)))
         return x + self.drop_path(self.mlp(self.norm2(x)))

@@ -57,7 +57,8 @@ def _paper_macs(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
         kernel = module.weight.shape[2:].numel()
         return output.numel() * (module.in_channels // module.groups) * kernel
     if isinstance(module, nn.modules.batchnorm._BatchNorm):
-        return 2 * inputs[0].numel()
+        # thop's count_normalization: 2 ops per element, doubled when the norm is affine (weight and bias).
+        return (4 if module.affine else 2) * inputs[0].numel()
     return 0
 
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 import inspect
 
 from h2ot.lifter import PoseLifter
-from h2ot.models import mixste  # noqa: F401  (registers the backbone)
+from h2ot.models import mhformer, mixste, motionagformer, motionbert  # noqa: F401  (register the backbones)
 from h2ot.models.base import BACKBONES, Backbone, register_backbone
 from h2ot.tokenizer import parse_schedule, tokens_per_block
 
 
 def create_model(name: str, pruning: str | None = None, recovery: str | None = None, schedule=None,
-                 pipeline: str = "seq2seq", **size) -> PoseLifter:
+                 pipeline: str | None = None, **size) -> PoseLifter:
     """Build a lifter: backbone ``name`` with the given sizes, plus the tokenizer when a schedule is given.
 
     ``create_model("mixste")`` is plain MixSTE; ``schedule=[(3, 81)]`` is HoT (cluster pruning + attention
     recovery by default); ``schedule="1:121,3:81,5:27", pruning="sampler", recovery="interpolation"`` is an
-    H2OT variant. ``size`` goes to the backbone (``frames``, ``depth``, ``dim``, ``num_heads``, ...).
+    H2OT variant. ``size`` goes to the backbone (``frames``, ``depth``, ``dim``, ``num_heads``, ``variant``, ...).
+    ``pipeline`` defaults to the backbone's own (seq2seq; seq2frame for MHFormer).
     """
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
@@ -27,10 +28,17 @@ def create_model(name: str, pruning: str | None = None, recovery: str | None = N
     if unknown:
         valid = sorted(set(params) - {"block_frames"})
         raise ValueError(f"unknown argument(s) {unknown} for backbone {name!r}; valid sizes: {valid}")
+    supported = getattr(cls, "pipelines", ("seq2seq", "seq2frame"))
+    pipeline = pipeline or getattr(cls, "default_pipeline", "seq2seq")
+    if pipeline not in supported:
+        raise ValueError(f"backbone {name!r} supports the {' / '.join(supported)} pipeline only, "
+                         f"found pipeline={pipeline!r}")
     given = dict(size)
     if "block_frames" in params:  # layers sized by their token count (e.g. a BatchNorm over frames)
-        frames = size.get("frames", params["frames"].default)
-        depth = size.get("depth", params["depth"].default)
+        resolve = getattr(cls, "resolve_sizes", None)  # sizes implied by a variant name, if any
+        full = resolve(**size) if resolve else size
+        frames = full.get("frames", params["frames"].default)
+        depth = full.get("depth", params["depth"].default)
         size["block_frames"] = tokens_per_block(stages, depth, frames)
     backbone = cls(**size)
     model = PoseLifter(backbone, schedule=stages, pruning=pruning, recovery=recovery, pipeline=pipeline)
