@@ -1,0 +1,88 @@
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from h2ot.data import commands
+from h2ot.data.mocap import (CMU_TEST_SUBJECTS, add_detector_noise, bone_stats, build_mocap_dataset,
+                             format_bone_stats, h36m_like_cameras, render_2d, resample)
+from h2ot.data.sequences import load_vp3d
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CMU = SHARED / "cmu"
+needs_cmu = pytest.mark.skipif(not (CMU / "daz" / "09_03.bvh").is_file(),
+                               reason=f"CMU BVH data not found at {CMU} (see docs/data.md)")
+
+
+def test_resample_linear():
+    x = np.arange(13, dtype=float)[:, None] * 2.0  # 120 fps, value = 2 * frame
+    y = resample(x, 120, 50)
+    assert y.shape == (6, 1)  # 0.1 s → frames at 0, 0.02, …, 0.1
+    np.testing.assert_allclose(y[:, 0], 2.0 * np.arange(6) * 120 / 50)
+    np.testing.assert_allclose(resample(x, 50, 50), x)
+    with pytest.raises(ValueError, match="positive"):
+        resample(x, 0, 50)
+
+
+def test_virtual_cameras_and_noise():
+    rng = np.random.default_rng(0)
+    pose = np.zeros((10, 17, 3))
+    pose[..., 2] = np.linspace(0.1, 1.7, 17)
+    cams = h36m_like_cameras([0.0, 0.0])
+    assert len(cams) == 4
+    for cam in cams:
+        z = cam.world_to_camera(pose)[..., 2]
+        assert np.all((z > 4.5) & (z < 5.6))
+        assert 1.45 < cam.translation[2] < 1.65
+        px = render_2d(pose, cam)
+        assert np.all((px > 0) & (px < 1000))
+    noisy = add_detector_noise(render_2d(pose, cams[0]), rng, outlier_rate=0.0)
+    assert noisy.shape == (10, 17, 3)
+    assert np.all((noisy[..., 2] > 0) & (noisy[..., 2] <= 0.95))
+    err = np.linalg.norm(noisy[..., :2] - render_2d(pose, cams[0]), axis=-1)
+    assert 0 < err.mean() < 10  # pixels
+    wild = add_detector_noise(render_2d(pose, cams[0]), rng, outlier_rate=1.0)
+    assert wild[..., 2].mean() < noisy[..., 2].mean()
+
+
+@needs_cmu
+def test_build_load_and_cli(tmp_path):
+    src = tmp_path / "bvh"
+    src.mkdir()
+    for name in ("09_03.bvh", "12_01.bvh"):  # links, nothing copied
+        os.symlink(CMU / "daz" / name, src / name)
+    out = tmp_path / "cmu.npz"
+    summary = build_mocap_dataset(src, out, fps=50, cameras=2, noise=True, seed=1,
+                                  test_subjects=("S09",))
+    assert summary["clips"] == 2 and summary["cameras_per_subject"] == 2
+    npz = np.load(out, allow_pickle=True)
+    assert {"positions_3d", "positions_2d", "metadata", "cameras"} <= set(npz.files)
+    meta = npz["metadata"].item()
+    assert meta["subjects_test"] == ["S09"] and meta["keypoints_symmetry"][0] == [4, 5, 6, 11, 12, 13]
+    views = npz["positions_2d"].item()["S09"]["09_03"]
+    assert len(views) == 2 and views[0].shape[1:] == (17, 3)
+    seqs = load_vp3d(out, subjects=["S12"])
+    assert len(seqs) == 2 and all(s.subject == "S12" for s in seqs)
+    assert np.all(seqs[0].positions[..., 2] > 2.0)  # camera frame, metres
+    assert np.abs(seqs[0].keypoints[..., :2]).max() < 1.5
+    stats = bone_stats([s.positions for s in seqs])
+    assert 0.9 < stats["shin"]["ratio"] < 1.1
+    assert "| shin | 454 |" in format_bone_stats(stats)
+
+    parser = argparse.ArgumentParser()
+    commands.register(parser.add_subparsers())
+    out2 = tmp_path / "cli.npz"
+    args = parser.parse_args(["data", "mocap", "--src", str(src), "--out", str(out2), "--no-noise",
+                              "--cameras", "h36m", "--seed", "3"])
+    assert args.func(args) == 0
+    assert np.load(out2, allow_pickle=True)["positions_2d"].item()["S12"]["12_01"][0].shape[-1] == 2
+    args = parser.parse_args(["data", "bones", "--data", str(out2)])
+    assert args.func(args) == 0
+    args = parser.parse_args(["data", "mocap", "--src", str(tmp_path / "nope"), "--out", str(out2)])
+    assert args.func(args) == 2
+
+
+def test_cmu_split_is_fixed():
+    assert CMU_TEST_SUBJECTS == ("S02", "S09", "S10", "S12")
