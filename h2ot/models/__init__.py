@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-from h2ot.lifter import PoseLifter
+from h2ot.lifter import PIPELINES, PoseLifter
 from h2ot.models import mhformer, mixste, motionagformer, motionbert  # noqa: F401  (register the backbones)
 from h2ot.models.base import BACKBONES, Backbone, register_backbone
 from h2ot.tokenizer import parse_schedule, tokens_per_block
@@ -28,9 +28,9 @@ def create_model(name: str, pruning: str | None = None, recovery: str | None = N
     if unknown:
         valid = sorted(set(params) - {"block_frames"})
         raise ValueError(f"unknown argument(s) {unknown} for backbone {name!r}; valid sizes: {valid}")
-    supported = getattr(cls, "pipelines", ("seq2seq", "seq2frame"))
+    supported = getattr(cls, "pipelines", PIPELINES)
     pipeline = pipeline or getattr(cls, "default_pipeline", "seq2seq")
-    if pipeline not in supported:
+    if pipeline in PIPELINES and pipeline not in supported:  # an unknown name is the lifter's error
         raise ValueError(f"backbone {name!r} supports the {' / '.join(supported)} pipeline only, "
                          f"found pipeline={pipeline!r}")
     given = dict(size)
