@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     prof.add_argument("--no-baseline", action="store_true", help="do not time the plain backbone")
     prof.add_argument("--json", action="store_true", help="print one JSON object")
     prof.set_defaults(func=run_profile)
+
+    from h2ot import evaluate
+    from h2ot.data import commands as data_commands
+
+    data_commands.register(commands)
+    evaluate.register(commands)
     return parser
 
 
