@@ -21,7 +21,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--pruning", choices=sorted(PRUNERS), help="token pruning strategy (default cluster)")
     group.add_argument("--recovery", choices=list(RECOVERIES),
                        help="token recovery strategy for seq2seq (default attention)")
-    group.add_argument("--pipeline", default="seq2seq", choices=["seq2seq", "seq2frame"])
+    group.add_argument("--pipeline", choices=["seq2seq", "seq2frame"],
+                       help="default: the backbone's own (seq2seq; seq2frame for mhformer)")
     group.add_argument("--depth", type=int, help="number of blocks")
     group.add_argument("--dim", type=int, help="channels C")
     group.add_argument("--heads", dest="num_heads", type=int, help="attention heads")
