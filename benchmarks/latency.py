@@ -87,8 +87,11 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=243)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's default)")
     parser.add_argument("--readme", type=Path, help="write the table into this README between the markers")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     table = run(args.device, args.batch, args.frames, args.warmup, args.repeats)
     print(table)

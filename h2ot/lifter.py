@@ -87,7 +87,7 @@ class PoseLifter(nn.Module):
             raise ValueError(f"expected 2D keypoints of shape {expected}, found {tuple(x.shape)}")
         if not x.is_floating_point():
             raise ValueError(f"expected floating-point keypoints, found dtype {x.dtype}")
-        if torch.isnan(x).any() or torch.isinf(x).any():
+        if not torch.isfinite(x).all():
             raise ValueError("the 2D keypoints contain NaN or infinite values; fill missing joints first "
                              "(e.g. interpolate them and set their confidence to 0)")
 
