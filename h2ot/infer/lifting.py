@@ -1,0 +1,244 @@
+"""From 2D keypoints to 3D poses: preprocessing that follows the model, windows over any length, and the
+:class:`Lifter` API.
+
+``lift_sequence(model, x2d)`` runs a lifting model over a whole sequence ``[T, 17, C]`` whatever its length:
+
+- seq2seq (every frame out): a sequence shorter than the model's ``F`` frames is edge-padded on both
+  sides; a longer one is cut into ``F``-frame windows overlapping by ``overlap`` frames (the last window
+  ends on the last frame), and every frame's output is the weighted mean of the windows that hold it,
+  with weights that ramp up from each window border over ``overlap`` frames (linear or cosine), so
+  consecutive windows cross-fade and nothing jumps at a window border;
+- seq2frame (the centre frame out): one edge-padded window centred on every frame, batched;
+- ``flip=True``: flip test-time augmentation (the mean of the prediction and the un-mirrored
+  prediction of the mirrored input).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from h2ot.data.camera import normalize_screen
+from h2ot.data.skeleton import NUM_JOINTS, convert_keypoints, flip_pose
+
+MIN_FRAMES = 3  # fewer frames carry no motion worth lifting
+DEFAULT_FPS = 50.0  # Human3.6M's rate, the rate every model here is trained at unless it says otherwise
+
+
+def model_fps(model) -> float:
+    """The frame rate a model expects: ``model.fps``, ``model.metadata["fps"]``, else 50 (Human3.6M)."""
+    for value in (getattr(model, "fps", None), (getattr(model, "metadata", None) or {}).get("fps")):
+        if value:
+            return float(value)
+    return DEFAULT_FPS
+
+
+def resample(values: np.ndarray, src_fps: float, dst_fps: float, num_out: int | None = None) -> np.ndarray:
+    """Linearly resample ``[T, ...]`` sampled at ``src_fps`` to ``dst_fps`` (times ``i / fps`` from 0).
+    ``num_out`` defaults to the frames that fit in the source duration. Identity when the rates match."""
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    if num_out is None:
+        num_out = int(math.floor((n - 1) * dst_fps / src_fps + 1e-9)) + 1
+    if abs(src_fps - dst_fps) < 1e-9 and num_out == n:
+        return values.copy()
+    src = np.arange(n) / src_fps
+    dst = np.arange(num_out) / dst_fps
+    flat = values.reshape(n, -1)
+    out = np.stack([np.interp(dst, src, flat[:, c]) for c in range(flat.shape[1])], axis=1)
+    return out.reshape((num_out,) + values.shape[1:])
+
+
+def _blend_weights(frames: int, ramp: int, kind: str) -> np.ndarray:
+    i = np.arange(frames) + 0.5
+    edge = np.minimum(i, frames - i) / max(ramp, 1)
+    edge = np.clip(edge, 0.0, 1.0)
+    if kind == "cosine":
+        edge = 0.5 - 0.5 * np.cos(np.pi * edge)
+    elif kind != "linear":
+        raise ValueError(f"blend must be 'linear' or 'cosine', found {kind!r}")
+    return np.maximum(edge, 1e-3)
+
+
+def window_starts(length: int, frames: int, overlap: int) -> list[int]:
+    """Starts of ``frames``-long windows covering ``length`` frames with at least ``overlap`` shared
+    frames between neighbours; the last window ends on the last frame."""
+    if length <= frames:
+        return [0]
+    stride = max(frames - overlap, 1)
+    starts = list(range(0, length - frames, stride))
+    starts.append(length - frames)
+    return starts
+
+
+@torch.no_grad()
+def lift_sequence(model, x2d, flip: bool = False, overlap: int | None = None, blend: str = "linear",
+                  batch_size: int = 16, device=None) -> np.ndarray:
+    """Lift a whole sequence ``x2d [T, 17, C]`` (normalised screen coordinates at the model's frame rate,
+    ``C = model.in_channels``) to root-relative 3D ``[T, 17, 3]`` metres, any ``T ≥ 1``.
+
+    ``overlap``: frames shared by consecutive seq2seq windows (default ``F // 4``); ``blend``: ``linear``
+    or ``cosine`` cross-fade. See the module docstring.
+    """
+    x = torch.as_tensor(np.asarray(x2d), dtype=torch.float32)
+    if x.ndim != 3 or x.shape[1] != NUM_JOINTS:
+        raise ValueError(f"expected 2D keypoints [T, {NUM_JOINTS}, C], found {tuple(x.shape)}")
+    cin = int(model.in_channels)
+    if x.shape[2] != cin:
+        raise ValueError(f"the model takes {cin} input channels per joint, found {x.shape[2]}")
+    if not torch.isfinite(x).all():
+        raise ValueError("the 2D keypoints contain NaN or infinite values; fill the gaps first")
+    length, frames = x.shape[0], int(model.frames)
+    if length < 1:
+        raise ValueError("an empty sequence: at least one frame is needed")
+    if device is None:
+        device = next(model.parameters()).device if any(True for _ in model.parameters()) else "cpu"
+    was_training = model.training
+    model.eval()
+
+    def run(batch: torch.Tensor) -> torch.Tensor:
+        out = model(batch.to(device))
+        if flip:
+            out = (out + flip_pose(model(flip_pose(batch).to(device)))) / 2
+        return out.float().cpu()
+
+    try:
+        if model.pipeline == "seq2frame":
+            centre = (frames - 1) // 2
+            index = torch.arange(length)[:, None] + torch.arange(frames)[None, :] - centre
+            index = index.clamp(0, length - 1)  # edge padding
+            outs = [run(x[index[i:i + batch_size]])[:, 0] for i in range(0, length, batch_size)]
+            out = torch.cat(outs).numpy()
+        elif length <= frames:
+            before = (frames - length) // 2
+            index = (torch.arange(frames) - before).clamp(0, length - 1)
+            out = run(x[index][None])[0, before:before + length].numpy()
+        else:
+            overlap = frames // 4 if overlap is None else int(overlap)
+            if not 0 <= overlap < frames:
+                raise ValueError(f"overlap must be in [0, {frames}), found {overlap}")
+            starts = window_starts(length, frames, overlap)
+            weights = _blend_weights(frames, overlap, blend)
+            acc = np.zeros((length, NUM_JOINTS, 3))
+            total = np.zeros(length)
+            for i in range(0, len(starts), batch_size):
+                chunk = starts[i:i + batch_size]
+                preds = run(torch.stack([x[s:s + frames] for s in chunk])).numpy()
+                for s, pred in zip(chunk, preds):
+                    acc[s:s + frames] += weights[:, None, None] * pred
+                    total[s:s + frames] += weights
+            out = acc / total[:, None, None]
+    finally:
+        model.train(was_training)
+    return np.asarray(out, dtype=np.float64)
+
+
+def fill_joint_gaps(keypoints: np.ndarray) -> np.ndarray:
+    """``[T, K, 3]`` pixels with NaN where a joint is missing → each joint linearly interpolated in time
+    over its gaps (held at the ends), confidence 0 there. Raises if a joint is missing in every frame."""
+    keypoints = np.array(keypoints, dtype=np.float64)
+    missing = np.isnan(keypoints[..., :2]).any(-1) | np.isnan(keypoints[..., 2])
+    if not missing.any():
+        return keypoints
+    if missing.all():
+        raise ValueError("no frame has a pose: every keypoint is missing (NaN)")
+    times = np.arange(len(keypoints))
+    for j in range(keypoints.shape[1]):
+        seen = ~missing[:, j]
+        if not seen.any():
+            raise ValueError(f"keypoint {j} is missing (NaN) in every frame")
+        if seen.all():
+            continue
+        for c in range(2):
+            keypoints[:, j, c] = np.interp(times, times[seen], keypoints[seen, j, c])
+        keypoints[~seen, j, 2] = 0.0
+    return keypoints
+
+
+def prepare_keypoints(keypoints: np.ndarray, image_size, fmt: str = "h36m") -> np.ndarray:
+    """Pixels ``[T, K, 2|3]`` in format ``fmt`` → Human3.6M-17 normalised screen coordinates
+    ``[T, 17, 3]`` (x, y, confidence; confidence 1 when the input has none)."""
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    if keypoints.ndim != 3:
+        raise ValueError(f"expected keypoints [T, K, 2|3], found shape {keypoints.shape}")
+    h36m = convert_keypoints(keypoints, fmt)
+    if h36m.shape[-1] == 2:
+        h36m = np.concatenate([h36m, np.ones(h36m.shape[:-1] + (1,))], axis=-1)
+    w, h = image_size
+    return normalize_screen(h36m, float(w), float(h))
+
+
+class Lifter:
+    """A lifting model with the preprocessing it expects.
+
+    ``lifter = h2ot.Lifter.from_pretrained()`` (or ``Lifter.from_checkpoint(path)``, or ``Lifter(model)``),
+    then ``lifter.predict(keypoints2d, image_size=(w, h), fps=30)`` → ``[T, 17, 3]`` root-relative metres in
+    camera axes (x right, y down, z forward), one pose per input frame.
+
+    ``keypoints2d``: ``[T, K, 2|3]`` pixels (x, y[, confidence]) in ``format`` (``h36m`` by default, or
+    ``coco``, ``halpe``, ``openpose``/``body25``, ``mediapipe``/``blazepose``); NaN marks a missing frame or
+    joint (interpolated, confidence 0). The keypoints are converted to Human3.6M-17, normalised by the
+    image size (``normalize_screen``), resampled from ``fps`` to the model's frame rate, lifted with
+    :func:`lift_sequence`, and resampled back to ``fps``.
+    """
+
+    def __init__(self, model, fps: float | None = None, flip: bool = True, device="cpu",
+                 overlap: int | None = None, blend: str = "linear"):
+        self.model = model.to(device).eval()
+        self.fps = float(fps) if fps else model_fps(model)
+        self.flip, self.device, self.overlap, self.blend = flip, device, overlap, blend
+
+    @classmethod
+    def from_pretrained(cls, **kwargs) -> "Lifter":
+        """The default pretrained model (``h2ot.load_pretrained()``)."""
+        try:
+            from h2ot.pretrained import load_pretrained
+        except ImportError:
+            raise ValueError("no pretrained model is available in this version of h2ot (h2ot.pretrained is "
+                             "missing); pass a checkpoint instead: Lifter.from_checkpoint(path) or "
+                             "--checkpoint model.pt") from None
+        return cls(load_pretrained(), **kwargs)
+
+    @classmethod
+    def from_checkpoint(cls, path, **kwargs) -> "Lifter":
+        """A checkpoint ``{"model_name", "model_kwargs", "state_dict"}`` (plus an optional ``fps``)."""
+        from h2ot.evaluate import load_checkpoint_model
+
+        model = load_checkpoint_model(path)
+        if kwargs.get("fps") is None:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+            meta = ckpt.get("metadata") if isinstance(ckpt.get("metadata"), dict) else {}
+            kwargs["fps"] = ckpt.get("fps") or meta.get("fps")
+        return cls(model, **kwargs)
+
+    @property
+    def frames(self) -> int:
+        return int(self.model.frames)
+
+    def describe(self) -> str:
+        name = self.model.describe() if hasattr(self.model, "describe") else type(self.model).__name__
+        return f"{name}, {self.model.in_channels} input channels, {self.fps:g} fps"
+
+    def predict(self, keypoints2d, image_size, fps: float, format: str = "h36m", flip: bool | None = None,
+                normalized: bool = False) -> np.ndarray:
+        """``[T, K, 2|3]`` pixels → ``[T, 17, 3]`` root-relative metres (see the class docstring).
+        ``normalized=True``: the input is already Human3.6M-17 in normalised screen coordinates."""
+        keypoints2d = np.asarray(keypoints2d, dtype=np.float64)
+        if keypoints2d.ndim != 3 or keypoints2d.shape[-1] not in (2, 3):
+            raise ValueError(f"expected keypoints [T, K, 2|3], found shape {keypoints2d.shape}")
+        if fps is None or not fps > 0:
+            raise ValueError(f"fps must be positive, found {fps}")
+        if keypoints2d.shape[-1] == 2:
+            keypoints2d = np.concatenate([keypoints2d, np.ones(keypoints2d.shape[:-1] + (1,))], axis=-1)
+        if len(keypoints2d) < MIN_FRAMES:
+            raise ValueError(f"too few frames: {len(keypoints2d)}; at least {MIN_FRAMES} are needed")
+        joints = fill_joint_gaps(keypoints2d)
+        x = joints if normalized else prepare_keypoints(joints, image_size, format)
+        length = len(x)
+        x = resample(x, fps, self.fps)
+        x = x[..., :2] if self.model.in_channels == 2 else x
+        out = lift_sequence(self.model, x, flip=self.flip if flip is None else flip, overlap=self.overlap,
+                            blend=self.blend, device=self.device)
+        out = resample(out, self.fps, fps, num_out=length)
+        return out - out[:, :1]  # root-relative after interpolation too
