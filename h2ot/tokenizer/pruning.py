@@ -34,20 +34,34 @@ class PruneContext:
 def select_top(score: torch.Tensor, keep: int, centre: torch.Tensor | None = None) -> torch.Tensor:
     """Positions of the ``keep`` highest scores per row, sorted ascending; ties go to the lower index.
 
-    ``score`` is ``[B, n]``; ``centre`` (``[B]``), when given, is forced in.
+    ``score`` is ``[B, n]``; ``centre`` (``[B]``), when given, is forced in. Written with comparisons and a
+    cumulative sum instead of a sort, so the selection is exactly the same in eager PyTorch, on CUDA and in
+    an exported ONNX graph.
     """
     if centre is not None:
         score = score.scatter(1, centre[:, None], float("inf"))
-    order = torch.sort(score, dim=1, descending=True, stable=True).indices[:, :keep]
-    return torch.sort(order, dim=1).values
+    index = torch.arange(score.shape[1], device=score.device)
+    mine, other = score[:, :, None], score[:, None, :]  # [B, i, j]
+    ahead = (other > mine) | ((other == mine) & (index[None, :] < index[:, None]))
+    return kept_positions(ahead.sum(dim=2) < keep, keep)
+
+
+def kept_positions(mask: torch.Tensor, keep: int) -> torch.Tensor:
+    """Ascending positions ``[B, keep]`` of the True entries of ``mask`` ``[B, n]`` (``keep`` per row).
+
+    The (s+1)-th True entry sits at the number of entries whose running count of Trues is at most s.
+    """
+    count = mask.long().cumsum(dim=1)
+    slots = torch.arange(keep, device=mask.device)
+    return (count[:, :, None] <= slots[None, None, :]).sum(dim=1)
 
 
 def pairwise_distance(x: torch.Tensor) -> torch.Tensor:
     """Euclidean distances between the rows of ``x`` ``[B, n, C]`` -> ``[B, n, n]``, exact zero diagonal."""
     sq = (x * x).sum(-1)
     d2 = (sq[:, :, None] + sq[:, None, :] - 2.0 * (x @ x.transpose(1, 2))).clamp_min(0.0)
-    eye = torch.eye(x.shape[1], dtype=torch.bool, device=x.device)
-    return d2.masked_fill(eye, 0.0).sqrt()
+    index = torch.arange(x.shape[1], device=x.device)
+    return d2.masked_fill(index[:, None] == index[None, :], 0.0).sqrt()
 
 
 def dpc_knn_score(x: torch.Tensor, k: int = 2, noise: float = 0.0) -> torch.Tensor:
