@@ -94,7 +94,8 @@ _RULES: dict[str, list[tuple[str, str | Callable]]] = {
          lambda m, ctx: f"backbone.blocks.{ctx['shr']}.norms.{3 * (int(m[1]) - 1) + int(m[2]) - 1}."),
         (r"^Transformer_hypothesis\.CHI_blocks\.0\.attn_([123])\.",
          lambda m, ctx: f"backbone.blocks.{ctx['shr']}.attns.{int(m[1]) - 1}."),
-        (r"^Transformer_hypothesis\.CHI_blocks\.0\.(norm2|mlp)\.", lambda m, ctx: f"backbone.blocks.{ctx['shr']}.{m[1]}."),
+        (r"^Transformer_hypothesis\.CHI_blocks\.0\.(norm2|mlp)\.",
+         lambda m, ctx: f"backbone.blocks.{ctx['shr']}.{m[1]}."),
         (r"^Transformer_hypothesis\.norm\.", "backbone.norm."),
         (r"^regression\.0\.", "backbone.head_norm."),
         (r"^regression\.1\.", "backbone.head_conv."),
@@ -248,6 +249,7 @@ def check_compatible(model: torch.nn.Module, state: Mapping[str, torch.Tensor],
     if shaped:
         parts.append(f"  mis-shaped ({len(shaped)}):\n    " + show(
             shaped, lambda k: f"{official(k)}: checkpoint {tuple(state[k].shape)}, model {tuple(expected[k].shape)}"))
+    parts.append("(load_official(checkpoint) without model= builds the model the checkpoint fits)")
     raise ValueError("\n".join(parts))
 
 

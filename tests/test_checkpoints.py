@@ -564,9 +564,10 @@ def test_loading_into_a_given_model_and_mismatch_messages():
     with pytest.raises(ValueError) as info:
         load_official(sd, model=wrong)
     message = str(info.value)
-    assert "unexpected (3)" in message or "unexpected" in message
+    assert "unexpected (10):" in message and "x_token (ours: recovery.x_token)" in message
     assert "pos_embed_token (ours: token_pos.0)" in message
-    assert "mis-shaped" in message and "Spatial_pos_embed (ours: backbone.spatial_pos): checkpoint (1, 17, 16)" in message
+    assert "mis-shaped (77):" in message
+    assert "Spatial_pos_embed (ours: backbone.spatial_pos): checkpoint (1, 17, 16), model (1, 17, 32)" in message
     sd_missing = {k: v for k, v in sd.items() if not k.startswith("TTEblocks.2.")}
     with pytest.raises(ValueError, match=r"missing \(12\):\n    backbone.temporal_blocks.2.norm1.weight"):
         load_official(sd_missing, model=model)
