@@ -13,6 +13,7 @@ from h2ot.tokenizer.recovery import InterpolationRecovery
 def reference_dpc_knn(pooled: np.ndarray, keep: int, k: int = 2, centre: int | None = None) -> list[int]:
     """DPC-kNN written independently with plain loops in float64 (method.md section 3).
 
+    Of equal densities the lower index counts as denser (our deterministic stand-in for the authors' noise).
     With ``centre``: that frame plus the best ``keep - 1`` of the others.
     """
     n, c = pooled.shape
@@ -23,7 +24,8 @@ def reference_dpc_knn(pooled: np.ndarray, keep: int, k: int = 2, centre: int | N
     density = [math.exp(-np.mean(np.sort(dist[i] ** 2)[:k])) for i in range(n)]
     score = []
     for i in range(n):
-        denser = [dist[i, j] for j in range(n) if density[j] > density[i]]
+        denser = [dist[i, j] for j in range(n)
+                  if density[j] > density[i] or (density[j] == density[i] and j < i)]
         delta = min(denser) if denser else dist.max()
         score.append(density[i] * delta)
     order = sorted(range(n), key=lambda i: (i != centre, -score[i], i))

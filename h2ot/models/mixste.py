@@ -47,7 +47,7 @@ class MixSTE(Backbone):
         self.spatial_blocks, self.temporal_blocks = blocks(), blocks()
         self.spatial_norm = nn.LayerNorm(dim, eps=1e-6)
         self.temporal_norm = nn.LayerNorm(dim, eps=1e-6)
-        self.head_norm = nn.LayerNorm(dim, eps=1e-6)
+        self.head_norm = nn.LayerNorm(dim)  # eps 1e-5 in the authors' head, unlike the blocks' 1e-6
         self.head_linear = nn.Linear(dim, 3)
         self.apply(init_vit_weights)
 

@@ -57,9 +57,12 @@ def kept_positions(mask: torch.Tensor, keep: int) -> torch.Tensor:
 
 
 def pairwise_distance(x: torch.Tensor) -> torch.Tensor:
-    """Euclidean distances between the rows of ``x`` ``[B, n, C]`` -> ``[B, n, n]``, exact zero diagonal."""
+    """Euclidean distances between the rows of ``x`` ``[B, n, C]`` -> ``[B, n, n]``: exactly symmetric,
+    exact zero diagonal (so equal distances give exactly equal densities)."""
     sq = (x * x).sum(-1)
-    d2 = (sq[:, :, None] + sq[:, None, :] - 2.0 * (x @ x.transpose(1, 2))).clamp_min(0.0)
+    gram = x @ x.transpose(1, 2)
+    gram = (gram + gram.transpose(1, 2)) / 2
+    d2 = (sq[:, :, None] + sq[:, None, :] - 2.0 * gram).clamp_min(0.0)
     index = torch.arange(x.shape[1], device=x.device)
     return d2.masked_fill(index[:, None] == index[None, :], 0.0).sqrt()
 
@@ -69,14 +72,19 @@ def dpc_knn_score(x: torch.Tensor, k: int = 2, noise: float = 0.0) -> torch.Tens
 
     ``D = ||x_i - x_j|| / sqrt(C)``; ``rho_i = exp(-mean of the k smallest D_ij^2)`` (the zero self distance
     is one of them); ``delta_i = min D_ij over denser j``, and the whole matrix's max for the densest token.
-    ``noise`` > 0 adds uniform noise of that size to the density (the authors' training-time tie breaker).
+    With k = 2 mutual nearest neighbours always have equal densities; of equal densities the lower index
+    counts as denser (deterministic; the authors break these ties with random noise, so exactly one member
+    of each pair is denser, as here). ``noise`` > 0 adds uniform noise of that size to the density (the
+    authors' training-time tie breaker).
     """
     dist = pairwise_distance(x) / x.shape[-1] ** 0.5
     nearest = torch.topk(dist, k=min(k, dist.shape[-1]), dim=-1, largest=False).values
     density = torch.exp(-(nearest ** 2).mean(dim=-1))
     if noise:
         density = density + torch.rand_like(density) * noise
-    denser = density[:, None, :] > density[:, :, None]  # [b, i, j]: rho_j > rho_i
+    index = torch.arange(x.shape[1], device=x.device)
+    rho_i, rho_j = density[:, :, None], density[:, None, :]  # [b, i, j]
+    denser = (rho_j > rho_i) | ((rho_j == rho_i) & (index[None, :] < index[:, None]))
     dist_max = dist.flatten(1).amax(dim=1)[:, None, None]
     delta = torch.where(denser, dist, dist_max).amin(dim=-1)
     return density * delta

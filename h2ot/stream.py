@@ -1,0 +1,107 @@
+"""Online lifting: one frame of 2D keypoints in, 3D poses out with a bounded delay.
+
+``OnlineLifter`` keeps the last ``F`` frames in a ring buffer. To output frame ``s`` it runs the model on
+the window whose output position ``p`` is frame ``s``: a seq2seq model takes ``p = F - 1 - lookahead``
+(all but ``lookahead`` of the window lies in the past), a seq2frame model outputs its centre
+``p = (F - 1) // 2`` and frames beyond the newest are filled with the newest (edge padding). Frames before
+the start of the stream are filled with the first frame. The delay is ``lookahead`` frames (0 = causal);
+a seq2seq model can also run only every ``hop`` frames and emit ``hop`` poses from one forward pass,
+dividing the cost per frame by ``hop`` at ``hop - 1`` frames of extra delay.
+
+A frame with missing joints (NaN) or no detection at all (``None``) does not stop the stream: the missing
+joints take their last seen position (confidence 0 for a 3-channel model) and the frame is flagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class StreamPose:
+    frame: int          # index of the frame in the stream
+    pose: np.ndarray    # [J, 3] root-relative metres
+    flagged: bool       # the input frame had missing joints (filled from earlier frames)
+
+
+class OnlineLifter:
+    """Feed frames with :meth:`push`, collect the poses it returns, call :meth:`flush` at the end."""
+
+    def __init__(self, model, lookahead: int = 0, hop: int = 1, device: str | torch.device = "cpu"):
+        self.model = model.eval() if hasattr(model, "eval") else model
+        self.frames, self.joints, self.channels = model.frames, model.num_joints, model.in_channels
+        seq2seq = model.pipeline == "seq2seq"
+        max_lookahead = self.frames - 1 if seq2seq else (self.frames - 1) - (self.frames - 1) // 2
+        if not 0 <= lookahead <= max_lookahead:
+            raise ValueError(f"lookahead must lie in 0..{max_lookahead} for a {self.frames}-frame "
+                             f"{model.pipeline} model, found {lookahead}")
+        if hop < 1 or (not seq2seq and hop != 1) or (seq2seq and hop > self.frames - lookahead):
+            limit = self.frames - lookahead if seq2seq else 1
+            raise ValueError(f"hop must lie in 1..{limit} for this {model.pipeline} model, found {hop}")
+        self.lookahead, self.hop, self.device = lookahead, hop, torch.device(device)
+        self.position = self.frames - 1 - lookahead if seq2seq else (self.frames - 1) // 2
+        self.ring = torch.zeros(self.frames, self.joints, self.channels)
+        self.flags: list[bool] = []
+        self.received = 0   # frames pushed so far
+        self.emitted = 0    # poses returned so far
+        self.last = None    # last filled frame, [J, C]
+
+    @property
+    def delay(self) -> int:
+        """Frames between a frame's arrival and its pose at worst (``lookahead + hop - 1``)."""
+        return self.lookahead + self.hop - 1
+
+    def push(self, keypoints) -> list[StreamPose]:
+        """Add one frame ``[J, C]`` (normalised screen coordinates, the model's channels) or ``None``.
+
+        Returns the poses that became ready (possibly none).
+        """
+        frame, flagged = self._fill(keypoints)
+        self.ring[self.received % self.frames] = frame
+        self.flags.append(flagged)
+        self.received += 1
+        ready = self.received - 1 - self.lookahead  # the newest frame whose future is complete
+        if ready - self.emitted + 1 >= self.hop:
+            return self._emit(ready)
+        return []
+
+    def flush(self) -> list[StreamPose]:
+        """Poses of the frames still waiting for their look-ahead (the future is the newest frame)."""
+        return self._emit(self.received - 1) if self.emitted < self.received else []
+
+    def _fill(self, keypoints) -> tuple[torch.Tensor, bool]:
+        if keypoints is None:
+            frame = torch.full((self.joints, self.channels), float("nan"))
+        else:
+            frame = torch.as_tensor(np.asarray(keypoints, dtype=np.float32))
+            if frame.shape != (self.joints, self.channels):
+                raise ValueError(f"expected one frame of keypoints [{self.joints}, {self.channels}], "
+                                 f"found {tuple(frame.shape)}")
+            frame = frame.clone()
+        missing = ~torch.isfinite(frame).all(dim=1)
+        if missing.any():
+            frame[missing] = self.last[missing] if self.last is not None else 0.0
+            if self.channels == 3:
+                frame[missing, 2] = 0.0
+        self.last = frame
+        return frame, bool(missing.any())
+
+    @torch.inference_mode()
+    def _emit(self, last: int) -> list[StreamPose]:
+        """Run the model for the frames ``emitted .. last`` (at most ``hop`` or the window per pass)."""
+        out: list[StreamPose] = []
+        while self.emitted <= last:
+            target = min(last, self.emitted + self.hop - 1)
+            count = target - self.emitted + 1
+            start = target - self.position
+            stream_index = (start + torch.arange(self.frames)).clamp(0, self.received - 1)
+            window = self.ring[stream_index % self.frames][None].to(self.device)
+            poses = self.model(window)[0].cpu().numpy()
+            rows = range(self.position - count + 1, self.position + 1) if poses.shape[0] > 1 else [0]
+            for frame, row in zip(range(self.emitted, target + 1), rows):
+                out.append(StreamPose(frame, poses[row], self.flags[frame]))
+            self.emitted = target + 1
+        return out
