@@ -27,12 +27,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dim", type=int, help="channels C")
     group.add_argument("--heads", dest="num_heads", type=int, help="attention heads")
     group.add_argument("--mlp-hidden", type=int, help="hidden width of the MLPs")
+    group.add_argument("--variant", help="a named size: motionbert lite|full, motionagformer xs|s|b|l")
 
 
 def model_from_arguments(args: argparse.Namespace):
     from h2ot.models import create_model
 
-    size = {key: getattr(args, key) for key in ("frames", "depth", "dim", "num_heads", "mlp_hidden")
+    size = {key: getattr(args, key) for key in ("frames", "depth", "dim", "num_heads", "mlp_hidden", "variant")
             if getattr(args, key) is not None}
     return create_model(args.model, pruning=args.pruning, recovery=args.recovery, schedule=args.schedule,
                         pipeline=args.pipeline, **size)
