@@ -27,8 +27,13 @@ DEFAULT_FPS = 50.0  # Human3.6M's rate, the rate every model here is trained at 
 
 
 def model_fps(model) -> float:
-    """The frame rate a model expects: ``model.fps``, ``model.metadata["fps"]``, else 50 (Human3.6M)."""
-    for value in (getattr(model, "fps", None), (getattr(model, "metadata", None) or {}).get("fps")):
+    """The frame rate a model expects: ``model.fps``, ``model.metadata["fps"]``, the pretrained card's
+    ``pretrained_info["input"]["fps"]``, else 50 (Human3.6M)."""
+    info = getattr(model, "pretrained_info", None) or {}
+    candidates = (getattr(model, "fps", None), (getattr(model, "metadata", None) or {}).get("fps"),
+                  (info.get("input") or {}).get("fps") if isinstance(info.get("input"), dict) else None,
+                  info.get("fps"))
+    for value in candidates:
         if value:
             return float(value)
     return DEFAULT_FPS
@@ -192,13 +197,16 @@ class Lifter:
     @classmethod
     def from_pretrained(cls, **kwargs) -> "Lifter":
         """The default pretrained model (``h2ot.load_pretrained()``)."""
+        hint = "pass a checkpoint instead: Lifter.from_checkpoint(path) or --checkpoint model.pt"
         try:
             from h2ot.pretrained import load_pretrained
         except ImportError:
-            raise ValueError("no pretrained model is available in this version of h2ot (h2ot.pretrained is "
-                             "missing); pass a checkpoint instead: Lifter.from_checkpoint(path) or "
-                             "--checkpoint model.pt") from None
-        return cls(load_pretrained(), **kwargs)
+            raise ValueError(f"no pretrained model is available in this version of h2ot; {hint}") from None
+        try:
+            model = load_pretrained()
+        except ValueError as error:  # no weights shipped, or a corrupt file
+            raise ValueError(f"cannot load the pretrained model: {error}; {hint}") from None
+        return cls(model, **kwargs)
 
     @classmethod
     def from_checkpoint(cls, path, **kwargs) -> "Lifter":

@@ -18,7 +18,7 @@ def _box(points: np.ndarray) -> tuple[np.ndarray, float]:
     """Centre and height of the box around the confident keypoints of ``[K, 3]``."""
     good = points[:, 2] > 0.2
     xy = points[good, :2] if good.sum() >= 3 else points[:, :2]
-    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    lo, hi = np.nanmin(xy, axis=0), np.nanmax(xy, axis=0)
     return (lo + hi) / 2, float(max(hi[1] - lo[1], hi[0] - lo[0], 1.0))
 
 
@@ -69,11 +69,11 @@ def track_people(detections: list[np.ndarray], max_gap: int = 15, max_jump: floa
 
 def person_size(track: np.ndarray) -> float:
     """Sum over the frames a track is present of its box height (size × duration)."""
-    return float(sum(_box(p)[1] for p in track if not np.isnan(p).any()))
+    return float(sum(_box(p)[1] for p in track if not np.isnan(p[:, :2]).all()))
 
 
 def track_summary(track: np.ndarray) -> dict:
-    seen = ~np.isnan(track).any(axis=(1, 2))
+    seen = ~np.isnan(track[..., :2]).all(axis=(1, 2))
     frames = np.flatnonzero(seen)
     return {"frames_seen": int(seen.sum()), "first": int(frames[0]) if len(frames) else None,
             "last": int(frames[-1]) if len(frames) else None, "size": person_size(track)}
@@ -95,11 +95,11 @@ def select_person(tracks: list[np.ndarray], person=None) -> tuple[int, np.ndarra
     best, best_dist = 0, np.inf
     for k, track in enumerate(tracks):
         for p in track:
-            if np.isnan(p).any():
+            if np.isnan(p[:, :2]).all():
                 continue
             good = p[:, 2] > 0.2
             xy = p[good, :2] if good.sum() >= 3 else p[:, :2]
-            outside = np.maximum(0, np.maximum(xy.min(0) - point, point - xy.max(0)))
+            outside = np.maximum(0, np.maximum(np.nanmin(xy, 0) - point, point - np.nanmax(xy, 0)))
             dist = float(np.linalg.norm(outside))
             if dist < best_dist:
                 best, best_dist = k, dist
@@ -107,19 +107,14 @@ def select_person(tracks: list[np.ndarray], person=None) -> tuple[int, np.ndarra
 
 
 def fill_gaps(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fill missing values (NaN) of ``[T, K, C]`` keypoints by linear interpolation in time (held at the
-    ends). A frame with any NaN counts as missing; filled frames get confidence 0 (channel 2 when
-    present). Returns ``(filled [T, K, C], detected [T] bool)``. Raises if no frame has a pose."""
+    """Fill missing values (NaN) of ``[T, K, 3]`` keypoints: each joint is linearly interpolated in time
+    over its gaps (held at the ends) and gets confidence 0 there. Returns ``(filled [T, K, 3],
+    detected [T] bool)``, ``detected`` false where the whole person was missing. Raises if no frame has a
+    pose."""
+    from h2ot.infer.lifting import fill_joint_gaps
+
     keypoints = np.asarray(keypoints, dtype=np.float64)
-    detected = ~np.isnan(keypoints).any(axis=tuple(range(1, keypoints.ndim)))
+    detected = ~np.isnan(keypoints[..., :2]).all(axis=(1, 2))
     if not detected.any():
-        raise ValueError("no frame has a pose: nothing to lift")
-    times = np.arange(len(keypoints))
-    filled = keypoints.copy()
-    if not detected.all():
-        flat = keypoints[detected].reshape(int(detected.sum()), -1)
-        for c in range(flat.shape[1]):
-            filled.reshape(len(keypoints), -1)[:, c] = np.interp(times, times[detected], flat[:, c])
-        if keypoints.shape[-1] > 2:
-            filled[~detected, ..., 2] = 0.0
-    return filled, detected
+        raise ValueError("no person was detected in any frame: nothing to lift")
+    return fill_joint_gaps(keypoints), detected

@@ -1,0 +1,288 @@
+"""The whole pipeline: video → 2D keypoints → one person → 3D poses → files and a rendered video.
+
+:func:`infer_video` (``h2ot demo``) and :func:`lift_file` (``h2ot lift``) share the stages after detection.
+Outputs are written into a hidden staging folder inside the output folder and moved into place only when
+every file is complete, so a failure never leaves a file that looks complete.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from h2ot.data.skeleton import H36M_JOINT_NAMES, H36M_PARENTS, convert_keypoints
+from h2ot.infer.lifting import MIN_FRAMES, Lifter
+from h2ot.infer.progress import Progress, format_timings
+from h2ot.infer.track import fill_gaps, select_person, track_people, track_summary
+
+OUTPUT_FILES = ("poses3d.npz", "poses3d.json", "keypoints2d.npz", "poses3d.bvh", "demo.mp4")
+COORDINATES = ("camera axes: x right, y down, z forward (away from the camera); metres; root-relative "
+               "(pelvis at the origin)")
+
+
+def demo_video_path() -> Path:
+    """The demo clip shipped with the package (a 3.5 s cut of the Sports2D demo video, BSD-3)."""
+    return Path(str(resources.files("h2ot.assets").joinpath("demo.mp4")))
+
+
+@dataclass
+class InferenceResult:
+    """What the pipeline produced. Arrays: ``poses3d [T, 17, 3]`` (see ``COORDINATES``),
+    ``keypoints2d [T, 17, 3]`` Human3.6M-17 pixels + confidence (0 where interpolated), ``detected [T]``,
+    ``raw_keypoints [T, K, 3]`` the person in the source format (NaN where missing)."""
+
+    poses3d: np.ndarray
+    keypoints2d: np.ndarray
+    detected: np.ndarray
+    fps: float
+    image_size: tuple[int, int]
+    raw_keypoints: np.ndarray
+    keypoint_format: str
+    source: str
+    person: int = 0
+    num_people: int = 1
+    model: str = ""
+    timings: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.poses3d)
+
+    def summary(self) -> str:
+        lines = [f"{self.source}: {self.num_frames} frames at {self.fps:g} fps, {self.image_size[0]}x"
+                 f"{self.image_size[1]}; person {self.person} of {self.num_people} track(s), detected in "
+                 f"{int(self.detected.sum())}/{self.num_frames} frames (the rest interpolated, confidence 0)",
+                 f"model: {self.model}", "time per stage:", format_timings(self.timings)]
+        if self.files:
+            folder = Path(next(iter(self.files.values()))).parent
+            lines.append(f"outputs in {folder}: " + ", ".join(Path(p).name for p in self.files.values()))
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# Outputs
+# ----------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def staged_output(out_dir):
+    """Yield a staging folder inside ``out_dir``; on success move its files into ``out_dir`` (replacing
+    older ones), on failure delete it. Yields ``(staging, moved)``: ``moved`` is filled with the final
+    paths."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir} exists and is not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".h2ot-partial-", dir=out_dir))
+    moved: dict[str, str] = {}
+    try:
+        yield staging, moved
+        for name in OUTPUT_FILES:
+            if (staging / name).exists():
+                os.replace(staging / name, out_dir / name)
+                moved[name] = str(out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def place_on_floor(poses3d: np.ndarray, foot_height: float = 0.08) -> np.ndarray:
+    """Root-relative camera-axes poses → the same poses with the pelvis at a constant height so that the
+    ankles are about ``foot_height`` above a floor at y = 0 (camera axes, y down: floor at 0, up is −y)."""
+    ankles = poses3d[:, [3, 6], 1].max(axis=1)  # lowest ankle (largest y, y down)
+    height = float(np.median(ankles)) + foot_height
+    return poses3d - np.array([0.0, height, 0.0])
+
+
+def write_outputs(result: InferenceResult, folder: Path, bvh_units: str = "m") -> None:
+    """Write ``poses3d.npz``, ``poses3d.json``, ``keypoints2d.npz`` and ``poses3d.bvh`` into ``folder``."""
+    from h2ot.infer.bvh_writer import write_bvh
+
+    names = np.array(H36M_JOINT_NAMES)
+    times = np.arange(result.num_frames) / result.fps
+    common = dict(joint_names=names, parents=np.array(H36M_PARENTS), fps=np.float64(result.fps),
+                  image_size=np.array(result.image_size), detected=result.detected, times=times)
+    np.savez(folder / "poses3d.npz", poses3d=result.poses3d.astype(np.float32),
+             coordinates=np.array(COORDINATES), model=np.array(result.model), **common)
+    np.savez(folder / "keypoints2d.npz", keypoints=result.keypoints2d.astype(np.float32),
+             raw_keypoints=result.raw_keypoints.astype(np.float32),
+             raw_format=np.array(result.keypoint_format), format=np.array("h36m"), **common)
+    doc = {
+        "format": "h2ot.poses3d/1",
+        "source": result.source,
+        "model": result.model,
+        "fps": result.fps,
+        "num_frames": result.num_frames,
+        "image_size": list(result.image_size),
+        "units": "m",
+        "coordinates": COORDINATES,
+        "joint_names": list(H36M_JOINT_NAMES),
+        "parents": list(H36M_PARENTS),
+        "frames": [{"frame": t, "time": round(float(times[t]), 6), "detected": bool(result.detected[t]),
+                    "joints": np.round(result.poses3d[t], 5).tolist()} for t in range(result.num_frames)],
+    }
+    (folder / "poses3d.json").write_text(json.dumps(doc, separators=(",", ":")))
+    write_bvh(folder / "poses3d.bvh", place_on_floor(result.poses3d), result.fps, units=bvh_units)
+
+
+# ----------------------------------------------------------------------------------------------
+# Stages
+# ----------------------------------------------------------------------------------------------
+
+def _resolve_lifter(lifter=None, checkpoint=None, flip: bool = True) -> Lifter:
+    if lifter is not None:
+        if not isinstance(lifter, Lifter):
+            lifter = Lifter(lifter, flip=flip)
+        return lifter
+    if checkpoint is not None:
+        return Lifter.from_checkpoint(checkpoint, flip=flip)
+    return Lifter.from_pretrained(flip=flip)
+
+
+def _parse_person(person):
+    if person is None or isinstance(person, (int, tuple, list)):
+        return person
+    text = str(person).strip()
+    if "," in text:
+        try:
+            x, y = (float(v) for v in text.split(","))
+        except ValueError:
+            raise ValueError(f"--person expects a track number or a pixel point X,Y; found {person!r}") from None
+        return (x, y)
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"--person expects a track number or a pixel point X,Y; found {person!r}") from None
+
+
+def _follow(detections: list[np.ndarray], person, source: str, fmt: str):
+    if len(detections) < MIN_FRAMES:
+        raise ValueError(f"{source}: too few frames: {len(detections)}; at least {MIN_FRAMES} are needed")
+    tracks = track_people(detections)
+    if not tracks:
+        raise ValueError(f"{source}: no person detected in any of its {len(detections)} frames")
+    index, track = select_person(tracks, _parse_person(person))
+    filled, detected = fill_gaps(track)
+    h36m = convert_keypoints(filled, fmt)
+    return index, len(tracks), track, h36m, detected
+
+
+def _lift(lifter: Lifter, h36m: np.ndarray, image_size, fps: float, timings: dict, progress: bool):
+    with Progress("lifting", len(h36m), enabled=progress) as bar:
+        poses = lifter.predict(h36m, image_size, fps, format="h36m")
+        bar.update(len(h36m))
+    timings["lifting"] = {"frames": len(h36m), "seconds": bar.elapsed}
+    return poses
+
+
+def _finish(result: InferenceResult, out_dir, render_frames, max_height: int, progress: bool, render: bool,
+            bvh_units: str) -> InferenceResult:
+    if out_dir is None:
+        return result
+    from h2ot.infer.render import render_video
+
+    with staged_output(out_dir) as (staging, moved):
+        start = time.perf_counter()
+        write_outputs(result, staging, bvh_units=bvh_units)
+        result.timings["files"] = {"frames": None, "seconds": time.perf_counter() - start}
+        if render:
+            with Progress("rendering", result.num_frames, enabled=progress) as bar:
+                written = render_video(staging / "demo.mp4", render_frames() if render_frames else None,
+                                       result.keypoints2d, result.poses3d, result.detected, result.fps,
+                                       result.image_size, max_height=max_height, progress=bar)
+            if written != result.num_frames:
+                raise ValueError(f"rendered {written} frames, expected {result.num_frames}")
+            result.timings["rendering"] = {"frames": written, "seconds": bar.elapsed}
+    result.files = dict(moved)
+    return result
+
+
+def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=None, person=None,
+                flip: bool = True, render: bool = True, max_height: int = 480, detect_max_size: int = 1280,
+                bvh_units: str = "m", progress: bool = False) -> InferenceResult:
+    """Estimate the 3D poses of one person in a video (default: the shipped demo clip).
+
+    ``checkpoint`` / ``lifter`` choose the model (default: the pretrained one); ``detector`` any
+    :class:`h2ot.infer.detect.Detector` (default MediaPipe Pose); ``person``: ``None`` (the largest), a
+    track number, or a pixel point ``(x, y)`` / ``"x,y"``. With ``out_dir`` the files are written there
+    (``poses3d.npz``, ``poses3d.json``, ``keypoints2d.npz``, ``poses3d.bvh`` and, with ``render``,
+    ``demo.mp4`` at most ``max_height`` pixels high). Returns an :class:`InferenceResult`.
+    """
+    from h2ot.infer.detect import MediaPipeDetector, detect_video
+    from h2ot.infer.render import output_size
+    from h2ot.infer.video import iter_frames, probe_video
+
+    path = Path(path) if path is not None else demo_video_path()
+    info = probe_video(path)
+    lifter = _resolve_lifter(lifter, checkpoint, flip)
+    timings: dict = {}
+    scale = min(1.0, detect_max_size / max(info.width, info.height))
+    dw, dh = (int(round(info.width * scale / 2)) * 2, int(round(info.height * scale / 2)) * 2)
+    own_detector = detector is None
+    detector = MediaPipeDetector() if own_detector else detector
+    try:
+        with Progress("detection", info.num_frames or None, enabled=progress) as bar:
+            frames = iter_frames(path, dw, dh) if (dw, dh) != (info.width, info.height) else iter_frames(path)
+            detections = detect_video(detector, frames, scale=np.array([info.width / dw, info.height / dh]),
+                                      progress=bar)
+    finally:
+        if own_detector:
+            detector.close()
+    timings["detection"] = {"frames": len(detections), "seconds": bar.elapsed}
+    fmt = detector.keypoint_format
+    index, count, track, h36m, detected = _follow(detections, person, str(path), fmt)
+    poses = _lift(lifter, h36m, info.image_size, info.fps, timings, progress)
+    result = InferenceResult(poses3d=poses, keypoints2d=h36m, detected=detected, fps=info.fps,
+                             image_size=info.image_size, raw_keypoints=track, keypoint_format=fmt,
+                             source=str(path), person=index, num_people=count, model=lifter.describe(),
+                             timings=timings)
+    pw, ph, _ = output_size(info.width, info.height, max_height)
+    return _finish(result, out_dir, lambda: iter_frames(path, pw, ph), max_height, progress, render, bvh_units)
+
+
+def lift_file(path, fmt: str, image_size=None, fps: float | None = None, out_dir=None, checkpoint=None,
+              lifter=None, person=None, flip: bool = True, render: bool = True, video=None,
+              max_height: int = 480, bvh_units: str = "m", progress: bool = False) -> InferenceResult:
+    """``h2ot lift``: 3D poses from a file of 2D keypoints (see :mod:`h2ot.infer.keypoints_io`). The
+    rendered video draws on ``video``'s frames when given, else on a dark canvas of ``image_size``."""
+    from h2ot.infer.keypoints_io import format_size, load_keypoints
+    from h2ot.infer.render import output_size
+
+    canonical, _ = format_size(fmt)
+    lifter = _resolve_lifter(lifter, checkpoint, flip)
+    start = time.perf_counter()
+    detections, meta = load_keypoints(path, fmt)
+    image_size = image_size or meta.get("image_size")
+    fps = fps or meta.get("fps")
+    if image_size is None:
+        raise ValueError("--image-size W H is required: the size of the images the keypoints were detected in")
+    if fps is None:
+        raise ValueError("--fps N is required: the frame rate of the keypoint sequence")
+    image_size = (int(image_size[0]), int(image_size[1]))
+    if min(image_size) <= 0 or float(fps) <= 0:
+        raise ValueError(f"--image-size and --fps must be positive, found {image_size} and {fps}")
+    timings = {"reading": {"frames": len(detections), "seconds": time.perf_counter() - start}}
+    index, count, track, h36m, detected = _follow(detections, person, str(path), canonical)
+    poses = _lift(lifter, h36m, image_size, float(fps), timings, progress)
+    result = InferenceResult(poses3d=poses, keypoints2d=h36m, detected=detected, fps=float(fps),
+                             image_size=image_size, raw_keypoints=track, keypoint_format=canonical,
+                             source=str(path), person=index, num_people=count, model=lifter.describe(),
+                             timings=timings)
+    frames = None
+    if video is not None:
+        from h2ot.infer.video import iter_frames, probe_video
+
+        info = probe_video(video)
+        pw, ph, _ = output_size(image_size[0], image_size[1], max_height)
+        if info.image_size != image_size:
+            raise ValueError(f"--video {video} is {info.width}x{info.height}, but --image-size is "
+                             f"{image_size[0]}x{image_size[1]}")
+        frames = lambda: iter_frames(video, pw, ph)  # noqa: E731
+    return _finish(result, out_dir, frames, max_height, progress, render, bvh_units)
