@@ -104,11 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--no-check", action="store_true", help="skip the onnxruntime comparison")
     exp.set_defaults(func=run_export)
 
-    from h2ot import evaluate
+    from h2ot import bench, evaluate
     from h2ot.data import commands as data_commands
 
     data_commands.register(commands)
     evaluate.register(commands)
+    bench.register(commands)
     return parser
 
 

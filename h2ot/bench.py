@@ -1,0 +1,119 @@
+"""``h2ot bench``: every backbone as plain / HoT / H2OT, measured side by side.
+
+For each backbone the three variants are built once and timed interleaved (``h2ot.profile.time_models``)
+for every setting of batch size, flip test-time augmentation and ``torch.compile``. Reported per row:
+parameters, FLOPs per clip and per output frame in both conventions, median latency, throughput in output
+frames per second, and peak memory (CUDA only: ``torch.cuda.max_memory_allocated`` of one forward pass).
+``torch.compile`` uses ``mode="reduce-overhead"`` (CUDA graphs) on CUDA and the default mode on the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+
+import torch
+
+from h2ot.data.skeleton import flip_pose
+from h2ot.models import create_model
+from h2ot.models.presets import PRESETS
+from h2ot.profile import count_flops, count_flops_paper, count_params, example_input, median, time_models
+
+
+def with_flip(model):
+    """Flip test-time augmentation in one pass: the clip and its mirror as one batch, then averaged."""
+    def run(x):
+        both = model(torch.cat([x, flip_pose(x)]))
+        plain, mirrored = both.chunk(2)
+        return (plain + flip_pose(mirrored)) / 2
+    return run
+
+
+def peak_memory_mb(fn, x) -> float | None:
+    if x.device.type != "cuda":
+        return None
+    torch.cuda.synchronize(x.device)
+    torch.cuda.reset_peak_memory_stats(x.device)
+    before = torch.cuda.memory_allocated(x.device)
+    with torch.inference_mode():
+        fn(x)
+    torch.cuda.synchronize(x.device)
+    return (torch.cuda.max_memory_allocated(x.device) - before) / 2**20
+
+
+def bench_backbone(name: str, device="cpu", batches=(1,), flips=(False,), compiles=(False,), warmup=2,
+                   repeats=10, variants=("plain", "hot", "h2ot"), **size) -> list[dict]:
+    device = torch.device(device)
+    models = {v: create_model(name, **PRESETS[name][v], **size).to(device).eval() for v in variants}
+    one = example_input(models[variants[0]], 1, device)
+    static = {}
+    for v, m in models.items():
+        out_frames = m.frames if m.pipeline == "seq2seq" else 1
+        flops, paper = count_flops(m, one), count_flops_paper(m, one)
+        static[v] = dict(backbone=name, variant=v, model=m.describe(), params=count_params(m), flops=flops,
+                         flops_paper=paper, flops_per_frame=flops / out_frames,
+                         flops_paper_per_frame=paper / out_frames, out_frames=out_frames)
+    rows = []
+    for compiled in compiles:
+        # On CUDA, "reduce-overhead" captures CUDA graphs: at small batches the time is kernel launches.
+        mode = "reduce-overhead" if device.type == "cuda" else None
+        runners = {v: (torch.compile(m, mode=mode) if compiled else m) for v, m in models.items()}
+        for batch, flip in itertools.product(batches, flips):
+            x = example_input(models[variants[0]], batch, device)
+            fns = {v: (with_flip(r) if flip else r) for v, r in runners.items()}
+            times = time_models(fns, x, warmup, repeats)
+            for v in variants:
+                latency = median(times[v])
+                rows.append(dict(static[v], device=str(device), batch=batch, flip=flip, compiled=compiled,
+                                 latency_ms=latency,
+                                 frames_per_s=batch * static[v]["out_frames"] / latency * 1000.0,
+                                 speedup=median(times[variants[0]]) / latency,
+                                 peak_memory_mb=peak_memory_mb(fns[v], x)))
+    return rows
+
+
+def format_rows(rows: list[dict]) -> str:
+    lines = ["| backbone | variant | batch | flip | compile | params (M) | GFLOPs/clip all · paper | "
+             "MFLOPs/frame paper | latency (ms) | frames/s | speedup | peak mem (MB) |",
+             "|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        memory = "—" if r["peak_memory_mb"] is None else f"{r['peak_memory_mb']:.0f}"
+        lines.append(f"| {r['backbone']} | {r['variant']} | {r['batch']} | {'on' if r['flip'] else 'off'} | "
+                     f"{'yes' if r['compiled'] else 'no'} | {r['params'] / 1e6:.2f} | "
+                     f"{r['flops'] / 1e9:.2f} · {r['flops_paper'] / 1e9:.2f} | "
+                     f"{r['flops_paper_per_frame'] / 1e6:.0f} | {r['latency_ms']:.1f} | {r['frames_per_s']:.0f} | "
+                     f"{r['speedup']:.2f}× | {memory} |")
+    return "\n".join(lines)
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(","))
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    unknown = sorted(set(args.models) - set(PRESETS))
+    if unknown:
+        raise ValueError(f"unknown backbone(s) {unknown}; expected some of {sorted(PRESETS)}")
+    rows = []
+    for name in args.models:
+        rows += bench_backbone(name, args.device, _ints(args.batch), (False, True) if args.flip else (False,),
+                               (False, True) if args.compile else (False,), args.warmup, args.repeats)
+    print(json.dumps(rows) if args.json else format_rows(rows))
+    return 0
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("bench", help="every backbone as plain / HoT / H2OT, side by side",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", type=lambda s: s.split(","), default=list(PRESETS),
+                   help="comma-separated backbones (default: all)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch", default="1", help="comma-separated batch sizes, e.g. 1,64")
+    p.add_argument("--flip", action="store_true", help="also measure with flip test-time augmentation")
+    p.add_argument("--compile", action="store_true", help="also measure torch.compile'd models")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_bench)
+    return p
