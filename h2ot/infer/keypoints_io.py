@@ -8,7 +8,8 @@
   each ``{"people": [{"pose_keypoints_2d": [75 values]}]}``; or one such file.
 - any format: an ``.npy`` / ``.npz`` array ``[T, K, 2|3]`` or ``[T, N, K, 2|3]`` (NaN = missing); an npz
   holds it under ``keypoints`` (h2ot's own ``keypoints2d.npz``), ``keypoints2d``, ``positions_2d`` or
-  as its only array. h2ot's npz also carries ``image_size`` and ``fps``.
+  as its only array. h2ot's npz also carries ``image_size``, ``fps``, its ``format`` (checked against the
+  declared one) and the ``detected`` flags (undetected frames are gaps again).
 
 The number of keypoints per person must match the declared format (COCO 17, Halpe 26, BODY_25 25,
 BlazePose 33, Human3.6M 17); otherwise a ``ValueError`` says what the file holds.
@@ -119,7 +120,7 @@ def _load_array(path: Path) -> tuple[np.ndarray, dict]:
                 if key is None:
                     raise ValueError(f"{path}: no array named 'keypoints' (found {keys})")
                 array = npz[key]
-                for name in ("image_size", "fps"):
+                for name in ("image_size", "fps", "format", "detected"):
                     if name in keys:
                         meta[name] = npz[name].tolist()
     except (OSError, EOFError) as error:
@@ -136,6 +137,14 @@ def load_keypoints(path, fmt: str) -> tuple[list[np.ndarray], dict]:
     canonical, size = format_size(fmt)
     if path.suffix in (".npy", ".npz"):
         array, meta = _load_array(path)
+        declared = meta.pop("format", None)
+        if declared is not None and format_size(str(declared))[0] != canonical:
+            raise ValueError(f"{path} holds {declared!r} keypoints, but format {fmt!r} was declared; "
+                             f"pass the --format the keypoints are in")
+        detected = meta.pop("detected", None)
+        if detected is not None and len(detected) == len(array):  # h2ot's own file: gaps stay gaps
+            array = np.array(array, dtype=np.float64)
+            array[~np.asarray(detected, dtype=bool)] = np.nan
         if array.ndim == 3:
             array = array[:, None]
         if array.ndim != 4 or array.shape[-1] not in (2, 3):
