@@ -69,11 +69,12 @@ def run(device: str, batch: int, frames: int, warmup: int, repeats: int) -> str:
     return "\n".join(lines)
 
 
-def write_into(readme: Path, table: str) -> None:
+def write_into(readme: Path, table: str, start: str = START, end: str = END) -> None:
+    """Replace the text between the ``start`` and ``end`` markers of ``readme`` with ``table`` (atomically)."""
     text = readme.read_text()
-    if START not in text or END not in text:
-        raise SystemExit(f"{readme} has no {START} ... {END} section to replace")
-    text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{table}\n{END}", text,
+    if start not in text or end not in text:
+        raise SystemExit(f"{readme} has no {start} ... {end} section to replace")
+    text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{table}\n{end}", text,
                   flags=re.S)
     tmp = readme.with_suffix(".tmp")
     tmp.write_text(text)

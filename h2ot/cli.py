@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands.register(commands)
     evaluate.register(commands)
     bench.register(commands)
+
+    from h2ot.infer import commands as infer_commands
+
+    infer_commands.register(commands)
     return parser
 
 

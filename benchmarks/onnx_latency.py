@@ -1,0 +1,55 @@
+"""ONNX Runtime vs eager PyTorch on the CPU at batch 1, for MixSTE plain / HoT / H2OT (official size).
+
+    python benchmarks/onnx_latency.py [--frames 243] [--repeats 10] [--readme README.md]
+
+Each model is exported (and checked against PyTorch), then eager PyTorch and onnxruntime (same thread
+count) are timed interleaved; the table gives medians and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import torch
+
+from h2ot.export import OnnxLifter, export_onnx
+from h2ot.models import create_model
+from h2ot.models.presets import PRESETS
+from h2ot.profile import example_input, median, time_models
+
+START, END = "<!-- onnx-table:start -->", "<!-- onnx-table:end -->"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=243)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--readme", type=Path)
+    args = parser.parse_args()
+    threads = torch.get_num_threads()
+    lines = [f"MixSTE (8 × 512), {args.frames} frames, batch 1, CPU, {threads} threads for both runtimes; "
+             f"median of {args.repeats} interleaved runs.", "",
+             "| model | eager PyTorch (ms) | ONNX Runtime (ms) | ORT speedup | max abs diff |",
+             "|---|---:|---:|---:|---:|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for variant, kwargs in PRESETS["mixste"].items():
+            torch.manual_seed(0)
+            model = create_model("mixste", frames=args.frames, **kwargs).eval()
+            result = export_onnx(model, Path(tmp) / f"{variant}.onnx")
+            runner = OnnxLifter(result["path"], threads=threads)
+            times = time_models({"eager": model, "onnx": runner}, example_input(model), args.warmup, args.repeats)
+            eager, onnx = median(times["eager"]), median(times["onnx"])
+            lines.append(f"| {model.describe()} | {eager:.1f} | {onnx:.1f} | {eager / onnx:.2f}× | "
+                         f"{result['max_abs_diff']:.1e} |")
+    table = "\n".join(lines)
+    print(table)
+    if args.readme:
+        from benchmarks.latency import write_into
+        write_into(args.readme, table, START, END)
+
+
+if __name__ == "__main__":
+    main()
