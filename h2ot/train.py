@@ -506,7 +506,8 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
 
     if writer is not None:
         writer.close()
-    summary = {"out": str(out), "epochs": len(history) if ddp.main else None, "final": last_metrics,
+    summary = {"out": str(out), "model_name": model.model_name, "model_kwargs": model.model_kwargs,
+               "epochs": len(history) if ddp.main else None, "final": last_metrics,
                "best": best, "times": times, "world_size": ddp.world}
     if ddp.main:
         atomic_write_text(json.dumps(summary, indent=2) + "\n", out / "summary.json")

@@ -1,0 +1,138 @@
+"""The default pretrained model shipped with the package, and safe loading of h2ot weights.
+
+``h2ot.load_pretrained()`` returns the shipped H2OT w. MixSTE model (trained on the CMU mocap
+training subjects, docs/training.md) in eval mode, ready for inference::
+
+    model = h2ot.load_pretrained()
+    poses = model(x2d)          # x2d [B, 243, 17, 2] normalised screen coords -> [B, 243, 17, 3] metres
+
+The input convention travels with the weights (``model.pretrained_info["input"]``): Human3.6M-17
+joint order, 2 channels (x, y) normalised with :func:`h2ot.data.normalize_screen`
+(``X / w * 2 - [1, h / w]``), 50 fps (resample other frame rates first), output root-relative
+metres in the camera frame.
+
+Weights are stored as float16 (cast to float32 on load), with a JSON card beside them (data, config,
+commit, metrics, SHA-256). Loading uses ``torch.load(..., weights_only=True)``, checks the checksum,
+and refuses a checkpoint built for another model, naming both.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT = "h2ot_mixste_cmu"
+
+
+class PretrainedError(ValueError):
+    """A weights file that is missing, corrupt, or built for another model."""
+
+
+def sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def available() -> list[str]:
+    """Names of the weights shipped in ``h2ot/weights``."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
+
+
+def _describe(name, kwargs) -> str:
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in sorted(kwargs.items()))})"
+
+
+def read_weights(path: str | Path) -> dict:
+    """``{"model_name", "model_kwargs", "state_dict", ...}`` from ``path`` (``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PretrainedError(f"weights file not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise PretrainedError(f"{path}: cannot load as a weights-only checkpoint ({err})") from None
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in ("model_name", "model_kwargs", "state_dict")):
+        found = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise PretrainedError(f"{path}: expected a dict with model_name, model_kwargs, state_dict; found {found}")
+    return ckpt
+
+
+def load_weights(model, path: str | Path):
+    """Load an h2ot checkpoint into ``model`` (a lifter from ``create_model``); refuse one for another model."""
+    ckpt = read_weights(path)
+    name, kwargs = getattr(model, "model_name", None), getattr(model, "model_kwargs", None)
+    if ckpt["model_name"] != name or _plain(ckpt["model_kwargs"]) != _plain(kwargs):
+        raise PretrainedError(f"{path} holds weights for {_describe(ckpt['model_name'], ckpt['model_kwargs'])}, "
+                              f"but the model is {_describe(name, kwargs or {})}")
+    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    model.load_state_dict(state)
+    return model
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def load_pretrained(name: str = DEFAULT, device: str | torch.device = "cpu", path: str | Path | None = None,
+                    model=None, verify: bool = True):
+    """The shipped pretrained lifter ``name`` (or the checkpoint at ``path``), in eval mode on ``device``.
+
+    ``model``: load into this lifter instead of building one (refused, naming both, when the weights
+    were built for another model). ``verify``: check the SHA-256 recorded in the model card.
+    The card is attached as ``model.pretrained_info``.
+    """
+    from h2ot.models import create_model
+
+    info: dict = {}
+    if path is None:
+        path = WEIGHTS_DIR / f"{name}.pt"
+        if not path.is_file():
+            raise PretrainedError(f"no shipped weights named {name!r}; available: {available()}")
+        card = path.with_suffix(".json")
+        if card.is_file():
+            info = json.loads(card.read_text())
+        if verify and info.get("sha256") and sha256(path) != info["sha256"]:
+            raise PretrainedError(f"{path}: checksum mismatch (expected {info['sha256']}, found {sha256(path)}); "
+                                  "the file is corrupt, reinstall the package")
+    if model is None:
+        ckpt = read_weights(path)
+        try:
+            model = create_model(ckpt["model_name"], **ckpt["model_kwargs"])
+        except (TypeError, ValueError) as err:
+            raise PretrainedError(f"{path}: cannot build {_describe(ckpt['model_name'], ckpt['model_kwargs'])} "
+                                  f"({err})") from None
+    load_weights(model, path)
+    model.pretrained_info = info
+    return model.to(device).eval()
+
+
+def export_weights(checkpoint: str | Path, out: str | Path, card: dict | None = None, half: bool = True) -> dict:
+    """Write a shippable weights file from a training checkpoint (model only, float16 by default) and its
+    JSON card (``card`` + the SHA-256 and size); returns the card."""
+    ckpt = read_weights(checkpoint)
+    state = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
+             for k, v in ckpt["state_dict"].items()}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    torch.save({"model_name": ckpt["model_name"], "model_kwargs": ckpt["model_kwargs"], "state_dict": state}, tmp)
+    tmp.replace(out)
+    card = dict(card or {})
+    card.update(file=out.name, sha256=sha256(out), bytes=out.stat().st_size,
+                dtype="float16" if half else "float32", model_name=ckpt["model_name"],
+                model_kwargs=ckpt["model_kwargs"])
+    card_path = out.with_suffix(".json")
+    card_tmp = card_path.with_name(f".{card_path.name}.tmp")
+    card_tmp.write_text(json.dumps(card, indent=2) + "\n")
+    card_tmp.replace(card_path)
+    return card

@@ -1,0 +1,229 @@
+"""The training loop: config errors, checkpoints, exact resume, DDP with two gloo processes, the CLI."""
+
+import argparse
+import json
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+from h2ot.config import ConfigError, build_config, load_config, parse_overrides
+from h2ot.train import load_checkpoint, register, train
+
+TINY_MODEL = dict(name="mixste", frames=9, depth=2, dim=16, num_heads=2, mlp_hidden=32, drop_path_rate=0.1)
+
+
+def make_dataset(path, seed=0, frames=40):
+    """A tiny VideoPose3D-layout npz: random-walk poses, 2 training subjects and 1 test subject."""
+    from h2ot.data.mocap import h36m_like_cameras, render_2d, save_npz_atomic
+
+    rng = np.random.default_rng(seed)
+    base = rng.normal(0, 0.25, (17, 3)) + np.array([0, 0, 1.0])
+    p3, p2, cams = {}, {}, {}
+    for subject in ("S1", "S2", "S9"):
+        cam = h36m_like_cameras(np.zeros(2))[:2]
+        cams[subject] = [c.to_dict() for c in cam]
+        p3[subject], p2[subject] = {}, {}
+        for clip in ("a", "b"):
+            walk = np.cumsum(rng.normal(0, 0.01, (frames, 17, 3)), axis=0) + base
+            p3[subject][clip] = walk
+            p2[subject][clip] = [render_2d(walk, c).astype(np.float32) for c in cam]
+    meta = {"layout_name": "h36m", "num_joints": 17, "fps": 50.0, "subjects_train": ["S1", "S2"],
+            "subjects_test": ["S9"]}
+    save_npz_atomic(path, positions_3d=p3, positions_2d=p2, metadata=meta, cameras=cams)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("data") / "tiny.npz")
+
+
+def tiny_config(data, out, **sections):
+    raw = {"model": dict(TINY_MODEL), "data": {"train": [data], "stride": 5},
+           "optim": {"recipe": "mixste", "lr": 1e-3, "epochs": 2, "batch_size": 4, "grad_clip": 1.0},
+           "eval": {"flip": True}, "out": str(out), "progress": False, "tensorboard": False, "seed": 3}
+    for key, value in sections.items():
+        if isinstance(value, dict):
+            raw.setdefault(key, {}).update(value)
+        else:
+            raw[key] = value
+    return build_config(raw)
+
+
+# ------------------------------------------------------------------------------ config
+
+def test_recipe_and_precedence(tmp_path):
+    (tmp_path / "c.yaml").write_text("optim:\n  recipe: mhformer\n  epochs: 3\nmodel:\n  schedule: [[1, 5]]\n")
+    cfg = load_config(tmp_path / "c.yaml", ["optim.lr=1e-4", "model.pruning=sampler"])
+    assert cfg.optim.optimizer == "adam" and cfg.optim.amsgrad and cfg.optim.lr_decay == 0.95  # recipe
+    assert cfg.optim.epochs == 3 and cfg.optim.lr == 1e-4  # YAML, then --set
+    assert cfg.loss.mpjpe == 1.0 and cfg.loss.weighted_mpjpe == 0.0
+    assert cfg.model.schedule == "1:5" and cfg.model.pruning == "sampler"
+    assert parse_overrides(["model.schedule=1:121,3:81"]) == {"model": {"schedule": "1:121,3:81"}}
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["optim.lrr=1"], "unknown config key(s) ['optim.lrr']"),
+    (["nonsense=1"], "unknown config key(s) ['nonsense']"),
+    (["optim.epochs=two"], "optim.epochs: expected int, found 'two'"),
+    (["optim.epochs=1.5"], "optim.epochs: expected int"),
+    (["data.flip_augment=maybe"], "data.flip_augment: expected bool"),
+    (["optim.recipe=foo"], "optim.recipe: unknown recipe 'foo'"),
+    (["optim.amp=fp8"], "optim.amp: expected one of"),
+    (["optim.lr"], "--set expects key=value"),
+])
+def test_bad_config_values(overrides, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, overrides)
+    assert message in str(err.value)
+
+
+def test_missing_dataset_and_bad_model_fail_before_work(tmp_path, data):
+    cfg = tiny_config(str(tmp_path / "nope.npz"), tmp_path / "run")
+    with pytest.raises(ConfigError, match="dataset file not found: .*nope.npz"):
+        train(cfg)
+    cfg = tiny_config(data, tmp_path / "run", model={"schedule": "1:20"})  # 20 tokens > 9 frames
+    with pytest.raises(ConfigError, match="model:"):
+        train(cfg)
+    assert not (tmp_path / "run").exists()
+
+
+# ------------------------------------------------------------------------------ training
+
+def test_train_writes_checkpoints_logs_and_eval_format(tmp_path, data):
+    out = tmp_path / "run"
+    summary = train(tiny_config(data, out, model={"schedule": "1:5", "pruning": "sampler",
+                                                  "recovery": "interpolation"}))
+    assert summary["epochs"] == 2 and np.isfinite(summary["final"]["test_mpjpe"])
+    for name in ("last.pt", "best.pt", "log.jsonl", "log.csv", "config.yaml", "summary.json"):
+        assert (out / name).is_file(), name
+    assert not [p for p in out.iterdir() if ".tmp" in p.name]
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    assert {"model_name", "model_kwargs", "state_dict", "optimizer", "scheduler", "epoch", "rng", "config",
+            "metrics"} <= set(ckpt)
+    assert ckpt["epoch"] == 2 and ckpt["config"]["model"]["schedule"] == "1:5"
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and "test_p-mpjpe" in rows[-1]
+    assert rows[1]["lr"] == pytest.approx(1e-3 * 0.99)
+    from h2ot.evaluate import load_checkpoint_model  # what `h2ot eval` loads
+    model = load_checkpoint_model(out / "best.pt")
+    assert model.model_kwargs["schedule"] == [[1, 5]]
+    with pytest.raises(ConfigError, match="already holds a training run"):
+        train(tiny_config(data, out))
+
+
+def test_seq2frame_supervises_kept_frames(tmp_path, data):
+    summary = train(tiny_config(data, tmp_path / "s2f", model={"pipeline": "seq2frame", "schedule": "1:5"},
+                                optim={"epochs": 1}))
+    assert np.isfinite(summary["final"]["train_loss"]) and np.isfinite(summary["final"]["test_mpjpe"])
+
+
+def test_resume_gives_the_same_weights(tmp_path, data):
+    sections = dict(model={"schedule": "1:5", "pruning": "cluster"}, optim={"epochs": 3})
+    full = train(tiny_config(data, tmp_path / "full", **sections))
+    train(tiny_config(data, tmp_path / "cut", **sections), stop_after_epoch=1)  # "killed" after epoch 1
+    assert load_checkpoint(tmp_path / "cut" / "last.pt")["epoch"] == 1
+    resumed = train(tiny_config(data, tmp_path / "cut", **sections), resume=True)
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)
+    for key, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][key]), key
+    for s, t in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        assert torch.equal(s["exp_avg"], t["exp_avg"])
+    assert a["scheduler"] == b["scheduler"] and a["epoch"] == b["epoch"] == 3
+    assert full["final"]["test_mpjpe"] == resumed["final"]["test_mpjpe"]
+    assert len((tmp_path / "cut" / "log.jsonl").read_text().splitlines()) == 3
+
+
+def test_resume_refuses_another_model(tmp_path, data):
+    out = tmp_path / "run"
+    train(tiny_config(data, out, optim={"epochs": 1}))
+    with pytest.raises(ConfigError) as err:
+        train(tiny_config(data, out, model={"dim": 32}), resume=True)
+    text = str(err.value)
+    assert "dim=16" in text and "dim=32" in text and "mixste(" in text
+    with pytest.raises(ConfigError, match="checkpoint not found"):
+        train(tiny_config(data, tmp_path / "empty"), resume=True)
+
+
+def test_cli_register(tmp_path, data, capsys):
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"model: {json.dumps(TINY_MODEL)}\ndata: {{train: [{data}], stride: 5}}\n"
+                   f"optim: {{epochs: 1, batch_size: 4, lr: 1.0e-3}}\nprogress: false\ntensorboard: false\n")
+    args = parser.parse_args(["train", "--config", str(cfg), "--set", f"out={tmp_path / 'o'}"])
+    assert args.func(args) == 0 and (tmp_path / "o" / "last.pt").is_file()
+    args = parser.parse_args(["train", "--config", str(cfg), "--set", "optim.bogus=1"])
+    assert args.func(args) == 2
+    assert "unknown config key(s) ['optim.bogus']" in capsys.readouterr().err
+    args = parser.parse_args(["train", "--config", str(cfg), "--set", f"out={tmp_path / 'o'}",
+                              "--set", "optim.epochs=2", "--resume"])
+    assert args.func(args) == 0
+    assert torch.load(tmp_path / "o" / "last.pt", weights_only=True)["epoch"] == 2
+
+
+# ------------------------------------------------------------------------------ DDP
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_two_gloo_processes_hold_identical_weights(tmp_path, data):
+    import torch.multiprocessing as mp
+
+    out = tmp_path / "ddp"
+    mp.spawn(_ddp_rank_weights, args=(2, _free_port(), data, str(out)), nprocs=2, join=True)
+    w0 = torch.load(out / "rank0.pt", weights_only=True)
+    w1 = torch.load(out / "rank1.pt", weights_only=True)
+    init = torch.load(out / "init0.pt", weights_only=True)
+    assert any(not torch.equal(init[k], w0[k]) for k in w0)  # it trained
+    for key in w0:
+        assert torch.equal(w0[key], w1[key]), key
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    assert ckpt["world_size"] == 2 and len(ckpt["rng"]["ranks"]) == 2
+    for key in w0:
+        assert torch.equal(ckpt["state_dict"][key], w0[key])
+
+
+def _ddp_rank_weights(rank, world, port, data, out):
+    """Train 2 steps in a 2-process gloo group; save this rank's initial and final weights."""
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from pathlib import Path
+
+    import torch.distributed as dist
+
+    from h2ot import train as train_module
+
+    cfg = tiny_config(data, out, optim={"epochs": 1, "max_steps_per_epoch": 2}, device="cpu")
+    original = train_module.build_model
+    built = {}
+
+    def build(c):
+        model = original(c)
+        if rank == 1:  # a different initialisation on rank 1: DDP must broadcast rank 0's
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.add_(0.01)
+        built["model"] = model
+        Path(out).mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.clone() for k, v in model.state_dict().items()}, Path(out) / f"init{rank}.pt")
+        return model
+
+    train_module.build_model = build
+    try:
+        train(cfg)
+        torch.save({k: v.detach().clone() for k, v in built["model"].state_dict().items()},
+                   Path(out) / f"rank{rank}.pt")
+    finally:
+        train_module.build_model = original
+        if dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
