@@ -1,5 +1,6 @@
 """The shipped pretrained model and safe weight loading."""
 
+import argparse
 import json
 
 import pytest
@@ -69,7 +70,7 @@ def test_export_round_trip_and_checksum(tmp_path):
 
 def test_weights_only_refuses_pickled_objects(tmp_path):
     path = tmp_path / "evil.pt"
-    torch.save({"model_name": "mixste", "model_kwargs": {}, "state_dict": {}, "x": object.__new__(Exception)},
+    torch.save({"model_name": "mixste", "model_kwargs": {}, "state_dict": {}, "x": argparse.Namespace(a=1)},
                path)
     with pytest.raises(PretrainedError, match="weights-only"):
         load_pretrained(path=path)
