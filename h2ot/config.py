@@ -80,6 +80,8 @@ class DataConfig:
     stride: Optional[int] = None                # training window stride (default: frames // 3)
     flip_augment: bool = True
     pad_short: bool = True                      # edge-pad training sequences shorter than a window
+    scale_augment: float = 0.0                  # random 2D scale about the root per clip: x (1 +- this), uniform
+    shift_augment: float = 0.0                  # random 2D shift per clip, +- this (normalised units)
     num_workers: int = 0
 
 
@@ -341,6 +343,9 @@ def validate(cfg: TrainConfig, check_files: bool = False) -> None:
         raise ConfigError("optim.grad_clip and optim.max_steps_per_epoch must be >= 0")
     if cfg.model.in_channels not in (2, 3):
         raise ConfigError(f"model.in_channels: expected 2 or 3, found {cfg.model.in_channels}")
+    if not 0 <= cfg.data.scale_augment < 1 or cfg.data.shift_augment < 0:
+        raise ConfigError(f"data.scale_augment must be in [0, 1) and data.shift_augment >= 0, found "
+                          f"{cfg.data.scale_augment}, {cfg.data.shift_augment}")
     if cfg.data.stride is not None and cfg.data.stride < 1:
         raise ConfigError(f"data.stride: must be >= 1, found {cfg.data.stride}")
     if cfg.loss.joint_weights is not None and len(cfg.loss.joint_weights) != 17:

@@ -302,6 +302,21 @@ def _supervise(model, x, y, pipeline: str):
     return model(x), y
 
 
+def augment_2d(x: torch.Tensor, scale: float, shift: float) -> torch.Tensor:
+    """Random per-clip 2D scale about the root joint (``1 ± scale``) and shift (``± shift``) of ``x``
+    ``[B, F, J, C]`` (x, y only; a confidence channel is kept). The 3D target is root-relative and unchanged,
+    so the lifter learns not to read the person's size or place in the image as depth. Global torch RNG."""
+    if not scale and not shift:
+        return x
+    b = x.shape[0]
+    s = 1.0 + (torch.rand(b, 1, 1, 1) * 2 - 1) * scale
+    t = (torch.rand(b, 1, 1, 2) * 2 - 1) * shift
+    xy = x[..., :2]
+    root = xy[:, :, :1]
+    xy = (xy - root) * s + root + t
+    return torch.cat([xy, x[..., 2:]], dim=-1)
+
+
 def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | None = None) -> dict:
     """Train ``cfg``; returns a summary dict (final and best metrics, times, paths).
 
@@ -425,7 +440,7 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
         for step, batch in enumerate(loader):
             if step >= steps:
                 break
-            x = batch["input"].to(device, non_blocking=True)
+            x = augment_2d(batch["input"], cfg.data.scale_augment, cfg.data.shift_augment).to(device, non_blocking=True)
             y = batch["target"].to(device, non_blocking=True)
             with autocast:
                 pred, target = _supervise(net, x, y, model.pipeline)

@@ -227,3 +227,19 @@ def _ddp_rank_weights(rank, world, port, data, out):
         if dist.is_initialized():
             dist.barrier()
             dist.destroy_process_group()
+
+
+def test_2d_scale_and_shift_augmentation():
+    from h2ot.train import augment_2d
+
+    torch.manual_seed(0)
+    x = torch.randn(4, 9, 17, 3)
+    assert torch.equal(augment_2d(x, 0.0, 0.0), x)
+    y = augment_2d(x, 0.3, 0.0)
+    assert torch.equal(y[..., 2], x[..., 2]) and torch.allclose(y[:, :, 0, :2], x[:, :, 0, :2])  # root stays
+    ratio = (y[:, :, 1:, :2] - y[:, :, :1, :2]) / (x[:, :, 1:, :2] - x[:, :, :1, :2])
+    per_clip = ratio.reshape(4, -1)
+    assert torch.allclose(per_clip, per_clip[:, :1].expand_as(per_clip), atol=1e-4)  # one scale per clip
+    assert ((per_clip[:, 0] >= 0.7) & (per_clip[:, 0] <= 1.3)).all()
+    with pytest.raises(ConfigError, match="scale_augment"):
+        load_config(None, ["data.scale_augment=1.5"])
