@@ -105,11 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=run_export)
 
     from h2ot import bench, evaluate
+    from h2ot import train as train_command
     from h2ot.data import commands as data_commands
 
     data_commands.register(commands)
     evaluate.register(commands)
     bench.register(commands)
+    train_command.register(commands)
 
     from h2ot.infer import commands as infer_commands
 

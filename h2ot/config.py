@@ -128,6 +128,7 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     out: str = "runs/train"
+    init: Optional[str] = None     # fine-tune: start from these weights (h2ot checkpoint or shipped weights)
     seed: int = 1126
     device: str = "auto"           # auto | cpu | cuda | cuda:N
     threads: int = 0               # torch.set_num_threads on CPU; 0 = leave torch's default
@@ -354,6 +355,8 @@ def validate(cfg: TrainConfig, check_files: bool = False) -> None:
     if not any(getattr(cfg.loss, t) for t in terms):
         raise ConfigError(f"loss: every term weight is 0; set at least one of {list(terms)}")
     if check_files:
+        if cfg.init is not None and not Path(cfg.init).is_file():
+            raise ConfigError(f"init: weights file not found: {cfg.init}")
         if not cfg.data.train:
             raise ConfigError("data.train: no training file given (e.g. data.train=[runs/data/cmu_h36m.npz])")
         for key, paths in (("data.train", cfg.data.train), ("data.data_2d", [cfg.data.data_2d]),

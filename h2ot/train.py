@@ -347,6 +347,9 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
     elif (out / "last.pt").exists():
         raise ConfigError(f"{out} already holds a training run (last.pt); pass --resume to continue it, "
                           "or choose another output folder (out=...)")
+    elif cfg.init:  # fine-tuning; a resumed run has its own weights
+        from h2ot.pretrained import load_weights
+        load_weights(model, cfg.init)
     amp = cfg.optim.amp
     if amp != "none" and device.type != "cuda":
         warnings.warn(f"optim.amp={amp!r} needs CUDA; training in float32 on {device}")

@@ -1,0 +1,102 @@
+"""Online (streaming) lifting against offline windows on the CMU test subjects.
+
+    python benchmarks/streaming.py --data runs/data/cmu_h36m.npz [--checkpoint best.pt] [--camera 0]
+        [--lookahead 0,13,40] [--readme README.md]
+
+For one camera of every CMU test sequence: offline MPJPE (the evaluator's non-overlapping windows, and
+h2ot.infer.lift_sequence's cross-faded overlapping windows) against OnlineLifter at each look-ahead,
+with the per-frame latency of ``push`` (median and 95th percentile) and the delay. No flip TTA anywhere.
+The model defaults to the shipped pretrained one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from h2ot import metrics
+from h2ot.evaluate import load_checkpoint_model, load_test_sequences, predict
+from h2ot.infer.lifting import lift_sequence
+from h2ot.stream import OnlineLifter
+
+START, END = "<!-- streaming-table:start -->", "<!-- streaming-table:end -->"
+
+
+def channels(keypoints: np.ndarray, model) -> np.ndarray:
+    if model.in_channels == 2:
+        return keypoints[..., :2]
+    if keypoints.shape[-1] == 3:
+        return keypoints
+    return np.concatenate([keypoints, np.ones_like(keypoints[..., :1])], axis=-1)
+
+
+def stream(model, keypoints: np.ndarray, lookahead: int) -> tuple[np.ndarray, list[float]]:
+    online = OnlineLifter(model, lookahead=lookahead)
+    poses, times = [], []
+    for frame in keypoints:
+        start = time.perf_counter()
+        poses += online.push(frame)
+        times.append((time.perf_counter() - start) * 1000.0)
+    poses += online.flush()
+    return np.stack([p.pose for p in poses]), times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="CMU npz from `h2ot data mocap`")
+    parser.add_argument("--checkpoint", help="default: h2ot.load_pretrained()")
+    parser.add_argument("--camera", type=int, default=0, help="which camera of each test sequence")
+    parser.add_argument("--lookahead", default=None, help="comma-separated look-aheads (default 0, F//8, F//2)")
+    parser.add_argument("--readme", type=Path)
+    args = parser.parse_args()
+    if args.checkpoint:
+        model = load_checkpoint_model(args.checkpoint).eval()
+    else:
+        from h2ot.pretrained import load_pretrained
+        model = load_pretrained()
+    frames = model.frames
+    lookaheads = ([int(v) for v in args.lookahead.split(",")] if args.lookahead
+                  else sorted({0, frames // 8, (frames - 1) // 2}))
+    everything = load_test_sequences(args.data)
+    camera = sorted({s.camera for s in everything})[args.camera]
+    sequences = [s for s in everything if s.camera == camera]
+    targets = [s.positions for s in sequences]  # the metric zeroes the root
+    count = sum(len(t) for t in targets)
+
+    rows = predict(model, sequences, flip=False)
+    mask = rows["mask"]
+    offline = float(metrics.PER_FRAME["mpjpe"](rows["pred"][mask], rows["target"][mask]).mean())
+    with torch.inference_mode():
+        blended = [lift_sequence(model, channels(s.keypoints, model), flip=False) for s in sequences]
+    blended_error = float(np.concatenate([metrics.PER_FRAME["mpjpe"](p, t) for p, t in zip(blended, targets)]).mean())
+
+    fps = sequences[0].fps
+    lines = [f"`{model.describe()}` on the CMU test subjects, camera {args.camera} ({len(sequences)} sequences, "
+             f"{count} frames at {fps:g} fps), CPU, {torch.get_num_threads()} threads, no flip TTA.", "",
+             "| mode | MPJPE (mm) | vs offline | delay (frames) | push latency median / p95 (ms) |",
+             "|---|---:|---:|---:|---:|",
+             f"| offline, non-overlapping windows (evaluator) | {offline:.1f} | — | whole clip | — |",
+             f"| offline, overlapping cross-faded windows (`lift_sequence`) | {blended_error:.1f} | "
+             f"{blended_error / offline - 1:+.1%} | whole clip | — |"]
+    for lookahead in lookaheads:
+        errors, times = [], []
+        for s, target in zip(sequences, targets):
+            poses, t = stream(model, channels(s.keypoints, model), lookahead)
+            errors.append(metrics.PER_FRAME["mpjpe"](poses, target))
+            times += t
+        error = float(np.concatenate(errors).mean())
+        lines.append(f"| online, look-ahead {lookahead} | {error:.1f} | {error / offline - 1:+.1%} | {lookahead} "
+                     f"({lookahead / fps * 1000:.0f} ms) | {np.median(times):.1f} / {np.percentile(times, 95):.1f} |")
+    table = "\n".join(lines)
+    print(table)
+    if args.readme:
+        from benchmarks.latency import write_into
+        write_into(args.readme, table, START, END)
+
+
+if __name__ == "__main__":
+    main()
