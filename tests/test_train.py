@@ -149,6 +149,20 @@ def test_resume_refuses_another_model(tmp_path, data):
         train(tiny_config(data, tmp_path / "empty"), resume=True)
 
 
+def test_init_fine_tunes_from_weights(tmp_path, data):
+    base = tmp_path / "base"
+    train(tiny_config(data, base, optim={"epochs": 1}))
+    train(tiny_config(data, tmp_path / "tuned", init=str(base / "last.pt"), optim={"epochs": 1, "lr": 1e-12}))
+    a = torch.load(base / "last.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "tuned" / "last.pt", weights_only=True)["state_dict"]
+    for key, value in a.items():  # a vanishing learning rate: the weights stay those of the init file
+        torch.testing.assert_close(b[key], value, rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match=r"holds weights for mixste\(.*dim=16.*but the model is mixste\(.*dim=32"):
+        train(tiny_config(data, tmp_path / "other", init=str(base / "last.pt"), model={"dim": 32}))
+    with pytest.raises(ConfigError, match="init: weights file not found"):
+        train(tiny_config(data, tmp_path / "missing", init=str(tmp_path / "nope.pt")))
+
+
 def test_cli_register(tmp_path, data, capsys):
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))
