@@ -2,11 +2,11 @@
 # The CMU benchmark's training and the default pretrained model, as run on a lent CUDA machine
 # (results into $OUT when set). Reports are made on the CPU afterwards:
 #   python benchmarks/cmu_accuracy.py report
-# Needs runs/data/cmu_h36m.npz and runs/data/cmu_rand8.npz (docs/training.md).
+# Needs runs/data/cmu_h36m.npz and runs/data/cmu_rand8.npz (the README, "Training").
 set -uo pipefail
 out=${OUT:-gpu-results}; mkdir -p "$out"
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
-EPOCHS=${EPOCHS:-15}          # epochs per benchmark variant (the table in docs/training.md)
+EPOCHS=${EPOCHS:-15}          # epochs per benchmark variant (the table in the README, "Training")
 PRE_BUDGET=${PRE_BUDGET:-160} # seconds of training for the pretrained model
 nvidia-smi --query-gpu=name,driver_version --format=csv | tee "$out/gpu.txt"
 timeout ${BENCH_TIMEOUT:-330} python3 benchmarks/cmu_accuracy.py train --device cuda --epochs "$EPOCHS" \

@@ -1,7 +1,7 @@
 """The default pretrained model shipped with the package, and safe loading of h2ot weights.
 
 ``h2ot.load_pretrained()`` returns the shipped H2OT w. MixSTE model (trained on the CMU mocap
-training subjects, docs/training.md) in eval mode, ready for inference::
+training subjects, the README, "Training") in eval mode, ready for inference::
 
     model = h2ot.load_pretrained()
     poses = model(x2d)          # x2d [B, 243, 17, 2] normalised screen coords -> [B, 243, 17, 3] metres
