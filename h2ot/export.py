@@ -68,8 +68,11 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = 17, check: bool
 def _write_metadata(path: str, model: nn.Module) -> None:
     onnx = _require("onnx")
     proto = onnx.load(path)
+    from h2ot.infer.lifting import model_fps
+
     info = {"model_name": model.model_name, "model_kwargs": model.model_kwargs, "frames": model.frames,
-            "num_joints": model.num_joints, "in_channels": model.in_channels, "pipeline": model.pipeline}
+            "num_joints": model.num_joints, "in_channels": model.in_channels, "pipeline": model.pipeline,
+            "fps": model_fps(model), "description": model.describe()}
     entry = proto.metadata_props.add()
     entry.key, entry.value = "h2ot", json.dumps(info)
     onnx.save(proto, path)
@@ -107,9 +110,27 @@ class OnnxLifter:
         self.model_name, self.model_kwargs = info["model_name"], info["model_kwargs"]
         self.frames, self.num_joints = info["frames"], info["num_joints"]
         self.in_channels, self.pipeline = info["in_channels"], info["pipeline"]
+        self.fps, self.description = info.get("fps", 50.0), info.get("description", self.model_name)
+
+    # Enough of nn.Module's surface for code written for PyTorch models (lift_sequence, Lifter, profiling).
+    training = False
 
     def eval(self) -> "OnnxLifter":
         return self
+
+    def train(self, mode: bool = True) -> "OnnxLifter":
+        return self
+
+    def parameters(self):
+        return iter(())
+
+    def to(self, device) -> "OnnxLifter":
+        if torch.device(device).type != "cpu":
+            raise ValueError(f"the ONNX backend runs on the CPU (onnxruntime's CPU provider), not {device}")
+        return self
+
+    def describe(self) -> str:
+        return f"{self.description} (ONNX Runtime)"
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         expected = (self.frames, self.num_joints, self.in_channels)

@@ -163,6 +163,16 @@ def test_3d_has_human_proportions(demo_out, clip, workdir):
     np.testing.assert_allclose(median[[1, 2, 10, 11]], median[[4, 5, 13, 14]], rtol=0.35)
 
 
+def test_lift_with_the_onnx_backend_matches_pytorch(demo_out, checkpoint, workdir, capsys):
+    pytest.importorskip("onnxruntime")
+    out = workdir / "onnx"
+    code = run_cli(["lift", str(demo_out / "keypoints2d.npz"), "--format", "h36m", "--out", str(out),
+                    "--checkpoint", str(checkpoint), "--backend", "onnx", "--no-render", "--quiet"])
+    assert code == 0 and "ONNX Runtime" in capsys.readouterr().out
+    with np.load(out / "poses3d.npz") as npz, np.load(demo_out / "poses3d.npz") as ref:
+        np.testing.assert_allclose(npz["poses3d"], ref["poses3d"], atol=1e-4)
+
+
 def test_lift_command_from_keypoints(demo_out, checkpoint, workdir, capsys):
     out = workdir / "lifted"
     code = run_cli(["lift", str(demo_out / "keypoints2d.npz"), "--format", "h36m", "--out", str(out),

@@ -8,6 +8,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="h2ot_output", help="output folder (default ./h2ot_output)")
     p.add_argument("--checkpoint", help="a checkpoint {model_name, model_kwargs, state_dict} "
                                         "(default: the pretrained model)")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help="run the lifter in PyTorch (default) or ONNX Runtime: --checkpoint may then be an "
+                        ".onnx file from `h2ot export`; a PyTorch checkpoint (or the pretrained model) is "
+                        "exported on the fly")
     p.add_argument("--person", help="whom to follow: a track number (0 = the largest, the default) or a "
                                     "pixel point X,Y near them")
     p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
@@ -20,12 +24,21 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _lifter(args):
+    """The ONNX Runtime lifter when asked for; None lets the pipeline load the PyTorch model."""
+    if args.backend != "onnx":
+        return None
+    from h2ot.infer.lifting import Lifter
+
+    return Lifter.from_onnx(args.checkpoint, flip=args.flip)
+
+
 def run_demo(args) -> int:
     from h2ot.infer.pipeline import infer_video
 
-    result = infer_video(args.video, out_dir=args.out, checkpoint=args.checkpoint, person=args.person,
-                         flip=args.flip, render=args.render, max_height=args.height, bvh_units=args.bvh_units,
-                         progress=not args.quiet)
+    result = infer_video(args.video, out_dir=args.out, checkpoint=args.checkpoint, lifter=_lifter(args),
+                         person=args.person, flip=args.flip, render=args.render, max_height=args.height,
+                         bvh_units=args.bvh_units, progress=not args.quiet)
     print(result.summary())
     return 0
 
@@ -34,7 +47,8 @@ def run_lift(args) -> int:
     from h2ot.infer.pipeline import lift_file
 
     result = lift_file(args.keypoints, args.format, image_size=args.image_size, fps=args.fps, out_dir=args.out,
-                       checkpoint=args.checkpoint, person=args.person, flip=args.flip, render=args.render,
+                       checkpoint=args.checkpoint, lifter=_lifter(args), person=args.person, flip=args.flip,
+                       render=args.render,
                        video=args.video, max_height=args.height, bvh_units=args.bvh_units,
                        progress=not args.quiet)
     print(result.summary())

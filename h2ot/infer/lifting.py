@@ -220,6 +220,23 @@ class Lifter:
             kwargs["fps"] = ckpt.get("fps") or meta.get("fps")
         return cls(model, **kwargs)
 
+    @classmethod
+    def from_onnx(cls, path=None, **kwargs) -> "Lifter":
+        """Run the model through onnxruntime: ``path`` is an exported ``.onnx`` file, or a checkpoint (or None
+        for the pretrained model) that is exported to ONNX first (checked against PyTorch)."""
+        import tempfile
+        from pathlib import Path
+
+        from h2ot.export import OnnxLifter, export_onnx
+
+        if path is not None and str(path).endswith(".onnx"):
+            return cls(OnnxLifter(path), **kwargs)
+        source = cls.from_checkpoint(path) if path is not None else cls.from_pretrained()
+        with tempfile.TemporaryDirectory() as tmp:
+            onnx_path = export_onnx(source.model, Path(tmp) / "model.onnx")["path"]
+            runner = OnnxLifter(onnx_path)  # the session holds the graph; the file can go
+        return cls(runner, **{"fps": source.fps, **kwargs})
+
     @property
     def frames(self) -> int:
         return int(self.model.frames)
