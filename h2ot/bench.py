@@ -12,22 +12,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+from functools import partial
 
 import torch
 
-from h2ot.data.skeleton import flip_pose
+from h2ot.evaluate import flip_average
 from h2ot.models import create_model
 from h2ot.models.presets import PRESETS
 from h2ot.profile import count_flops, count_flops_paper, count_params, example_input, median, time_models
-
-
-def with_flip(model):
-    """Flip test-time augmentation in one pass: the clip and its mirror as one batch, then averaged."""
-    def run(x):
-        both = model(torch.cat([x, flip_pose(x)]))
-        plain, mirrored = both.chunk(2)
-        return (plain + flip_pose(mirrored)) / 2
-    return run
 
 
 def peak_memory_mb(fn, x) -> float | None:
@@ -61,7 +53,7 @@ def bench_backbone(name: str, device="cpu", batches=(1,), flips=(False,), compil
         runners = {v: (torch.compile(m, mode=mode) if compiled else m) for v, m in models.items()}
         for batch, flip in itertools.product(batches, flips):
             x = example_input(models[variants[0]], batch, device)
-            fns = {v: (with_flip(r) if flip else r) for v, r in runners.items()}
+            fns = {v: (partial(flip_average, r) if flip else r) for v, r in runners.items()}
             times = time_models(fns, x, warmup, repeats)
             for v in variants:
                 latency = median(times[v])

@@ -42,6 +42,13 @@ def parse_protocols(protocol: str | list | tuple) -> list[str]:
 
 
 @torch.no_grad()
+def flip_average(model, x: torch.Tensor) -> torch.Tensor:
+    """Flip test-time augmentation: ``model`` on the clip and on its mirror in one batch, the mirrored
+    prediction un-mirrored, the two averaged."""
+    plain, mirrored = model(torch.cat([x, flip_pose(x)])).chunk(2)
+    return (plain + flip_pose(mirrored)) / 2
+
+
 def predict(model, sequences: list[Sequence], flip: bool = True, batch_size: int = 64,
             device: str | torch.device = "cpu", include_padded: bool = False) -> dict:
     """Run ``model`` over every test window of ``sequences``.
@@ -64,9 +71,7 @@ def predict(model, sequences: list[Sequence], flip: bool = True, batch_size: int
     try:
         for batch in loader:
             x = batch["input"].to(device)
-            out = model(x)
-            if flip:
-                out = (out + flip_pose(model(flip_pose(x)))) / 2
+            out = flip_average(model, x) if flip else model(x)
             expected = (x.shape[0], x.shape[1] if model.pipeline == "seq2seq" else 1, 17, 3)
             if tuple(out.shape) != expected:
                 raise ValueError(f"model output has shape {tuple(out.shape)}, expected {expected} "

@@ -1,6 +1,7 @@
 import torch
 
-from h2ot.bench import bench_backbone, format_rows, with_flip
+from h2ot.bench import bench_backbone, format_rows
+from h2ot.evaluate import flip_average
 from h2ot.cli import main
 from h2ot.data.skeleton import flip_pose
 from tests.helpers import clip, small_model
@@ -31,7 +32,7 @@ def test_flip_tta_in_one_batch_equals_two_passes():
     x = clip()
     with torch.inference_mode():
         expected = (model(x) + flip_pose(model(flip_pose(x)))) / 2
-        torch.testing.assert_close(with_flip(model)(x), expected)
+        torch.testing.assert_close(flip_average(model, x), expected)
 
 
 def test_bench_command_rejects_unknown_backbone(capsys):

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from h2ot.data.camera import normalize_screen
-from h2ot.data.skeleton import NUM_JOINTS, convert_keypoints, flip_pose
+from h2ot.data.skeleton import NUM_JOINTS, convert_keypoints
+from h2ot.evaluate import flip_average
 
 MIN_FRAMES = 3  # fewer frames carry no motion worth lifting
 DEFAULT_FPS = 50.0  # Human3.6M's rate, the rate every model here is trained at unless it says otherwise
@@ -103,10 +104,8 @@ def lift_sequence(model, x2d, flip: bool = False, overlap: int | None = None, bl
     model.eval()
 
     def run(batch: torch.Tensor) -> torch.Tensor:
-        out = model(batch.to(device))
-        if flip:
-            out = (out + flip_pose(model(flip_pose(batch).to(device)))) / 2
-        return out.float().cpu()
+        batch = batch.to(device)
+        return (flip_average(model, batch) if flip else model(batch)).float().cpu()
 
     try:
         if model.pipeline == "seq2frame":
