@@ -9,7 +9,7 @@ from h2ot.data.mocap import detect_units, is_tpose_frame, load_bvh_h36m
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CMU = SHARED / "cmu"
 needs_cmu = pytest.mark.skipif(not (CMU / "daz" / "02_01.bvh").is_file(),
-                               reason=f"CMU BVH data not found at {CMU} (see the README, "Data and evaluation")")
+                               reason=f"CMU BVH data not found at {CMU} (see the README, 'Data and evaluation')")
 
 TOY = """HIERARCHY
 ROOT root

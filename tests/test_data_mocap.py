@@ -13,7 +13,7 @@ from h2ot.data.sequences import load_vp3d
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CMU = SHARED / "cmu"
 needs_cmu = pytest.mark.skipif(not (CMU / "daz" / "09_03.bvh").is_file(),
-                               reason=f"CMU BVH data not found at {CMU} (see the README, "Data and evaluation")")
+                               reason=f"CMU BVH data not found at {CMU} (see the README, 'Data and evaluation')")
 
 
 def test_resample_linear():
