@@ -173,18 +173,10 @@ def format_table(result: dict) -> str:
 
 def load_checkpoint_model(path, device="cpu"):
     """Build the model saved in a checkpoint ``{"model_name", "model_kwargs", "state_dict"}``."""
-    from pathlib import Path
-
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    missing = [k for k in ("model_name", "model_kwargs", "state_dict") if k not in ckpt]
-    if not isinstance(ckpt, dict) or missing:
-        found = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f"{path}: checkpoint must be a dict with model_name, model_kwargs, "
-                         f"state_dict; missing {missing}, found {found}")
     from h2ot import create_model  # lazy: the model side is independent of the data side
+    from h2ot.pretrained import read_weights
 
+    ckpt = read_weights(path)
     model = create_model(ckpt["model_name"], **ckpt["model_kwargs"])
     model.load_state_dict(ckpt["state_dict"])
     return model.to(device)

@@ -160,17 +160,12 @@ def write_logs(history: list[dict], out: Path) -> None:
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"checkpoint not found: {path}")
+    from h2ot.pretrained import read_weights
+
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # corrupt, or holds objects weights_only refuses
-        raise ConfigError(f"{path}: cannot load as a weights-only checkpoint ({err})") from None
-    if not isinstance(ckpt, dict) or any(k not in ckpt for k in CHECKPOINT_KEYS):
-        found = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ConfigError(f"{path}: not an h2ot checkpoint; expected keys {list(CHECKPOINT_KEYS)}, found {found}")
-    return ckpt
+        return read_weights(path)
+    except ValueError as err:  # missing, corrupt, or not an h2ot checkpoint
+        raise ConfigError(str(err)) from None
 
 
 def describe_model(name: str, kwargs: dict) -> str:
