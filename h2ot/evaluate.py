@@ -41,7 +41,6 @@ def parse_protocols(protocol: str | list | tuple) -> list[str]:
     return names
 
 
-@torch.no_grad()
 def flip_average(model, x: torch.Tensor) -> torch.Tensor:
     """Flip test-time augmentation: ``model`` on the clip and on its mirror in one batch, the mirrored
     prediction un-mirrored, the two averaged."""
@@ -49,6 +48,7 @@ def flip_average(model, x: torch.Tensor) -> torch.Tensor:
     return (plain + flip_pose(mirrored)) / 2
 
 
+@torch.no_grad()
 def predict(model, sequences: list[Sequence], flip: bool = True, batch_size: int = 64,
             device: str | torch.device = "cpu", include_padded: bool = False) -> dict:
     """Run ``model`` over every test window of ``sequences``.
