@@ -132,3 +132,15 @@ def test_eval_command(tmp_path, monkeypatch, capsys):
     args = parser.parse_args(["eval", "--checkpoint", str(tmp_path / "nope.pt"), "--data", str(data)])
     assert args.func(args) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_predict_runs_without_autograd():
+    class Recorder(Oracle):
+        def forward(self, x):
+            self.grad_enabled = torch.is_grad_enabled()
+            return super().forward(x) + 0 * self.weight.sum()
+
+    model = Recorder(5)
+    model.weight = nn.Parameter(torch.ones(1))
+    rows = ev.predict(model, toy_sequences(), flip=True)
+    assert model.grad_enabled is False and rows["pred"].dtype == np.float32
