@@ -52,7 +52,7 @@ def read_weights(path: str | Path) -> dict:
     """``{"model_name", "model_kwargs", "state_dict", ...}`` from ``path`` (``weights_only=True``)."""
     path = Path(path)
     if not path.is_file():
-        raise PretrainedError(f"checkpoint not found: {path}")
+        raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:

@@ -164,7 +164,7 @@ def load_checkpoint(path: str | Path) -> dict:
 
     try:
         return read_weights(path)
-    except ValueError as err:  # missing, corrupt, or not an h2ot checkpoint
+    except (FileNotFoundError, ValueError) as err:  # missing, corrupt, or not an h2ot checkpoint
         raise ConfigError(str(err)) from None
 
 

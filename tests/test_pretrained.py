@@ -34,7 +34,7 @@ def test_shipped_model_loads_ready_for_inference():
 def test_unknown_name_and_missing_file():
     with pytest.raises(PretrainedError, match="no shipped weights named 'nope'"):
         load_pretrained("nope")
-    with pytest.raises(PretrainedError, match="checkpoint not found"):
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         load_pretrained(path="/nonexistent/weights.pt")
 
 
