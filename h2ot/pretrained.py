@@ -44,8 +44,15 @@ def available() -> list[str]:
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
 
 
-def _describe(name, kwargs) -> str:
+def describe_model(name, kwargs) -> str:
+    """``mixste(depth=8, dim=128, ...)``: how error messages name a model."""
     return f"{name}({', '.join(f'{k}={v!r}' for k, v in sorted(kwargs.items()))})"
+
+
+def same_model(ckpt: dict, model) -> bool:
+    """Whether checkpoint ``ckpt`` was built for ``model`` (same backbone and create_model arguments)."""
+    return (ckpt["model_name"] == getattr(model, "model_name", None)
+            and _plain(ckpt["model_kwargs"]) == _plain(getattr(model, "model_kwargs", None)))
 
 
 def read_weights(path: str | Path) -> dict:
@@ -66,10 +73,10 @@ def read_weights(path: str | Path) -> dict:
 def load_weights(model, path: str | Path):
     """Load an h2ot checkpoint into ``model`` (a lifter from ``create_model``); refuse one for another model."""
     ckpt = read_weights(path)
-    name, kwargs = getattr(model, "model_name", None), getattr(model, "model_kwargs", None)
-    if ckpt["model_name"] != name or _plain(ckpt["model_kwargs"]) != _plain(kwargs):
-        raise PretrainedError(f"{path} holds weights for {_describe(ckpt['model_name'], ckpt['model_kwargs'])}, "
-                              f"but the model is {_describe(name, kwargs or {})}")
+    if not same_model(ckpt, model):
+        name, kwargs = getattr(model, "model_name", None), getattr(model, "model_kwargs", None) or {}
+        raise PretrainedError(f"{path} holds weights for {describe_model(ckpt['model_name'], ckpt['model_kwargs'])}, "
+                              f"but the model is {describe_model(name, kwargs)}")
     state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
     model.load_state_dict(state)
     return model
@@ -109,7 +116,7 @@ def load_pretrained(name: str = DEFAULT, device: str | torch.device = "cpu", pat
         try:
             model = create_model(ckpt["model_name"], **ckpt["model_kwargs"])
         except (TypeError, ValueError) as err:
-            raise PretrainedError(f"{path}: cannot build {_describe(ckpt['model_name'], ckpt['model_kwargs'])} "
+            raise PretrainedError(f"{path}: cannot build {describe_model(ckpt['model_name'], ckpt['model_kwargs'])} "
                                   f"({err})") from None
     load_weights(model, path)
     model.pretrained_info = info

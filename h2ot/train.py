@@ -168,25 +168,15 @@ def load_checkpoint(path: str | Path) -> dict:
         raise ConfigError(str(err)) from None
 
 
-def describe_model(name: str, kwargs: dict) -> str:
-    return f"{name}({', '.join(f'{k}={v!r}' for k, v in sorted(kwargs.items()))})"
-
-
 def check_same_model(ckpt: dict, model, where: str) -> None:
     """Refuse a checkpoint built for another model, naming both."""
-    if ckpt["model_name"] != model.model_name or _norm(ckpt["model_kwargs"]) != _norm(model.model_kwargs):
+    from h2ot.pretrained import describe_model, same_model
+
+    if not same_model(ckpt, model):
         raise ConfigError(
             f"{where} holds a checkpoint for {describe_model(ckpt['model_name'], ckpt['model_kwargs'])}, "
             f"but the config builds {describe_model(model.model_name, model.model_kwargs)}; use the same "
             "model settings to resume, or a new output folder")
-
-
-def _norm(value):
-    if isinstance(value, dict):
-        return {k: _norm(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_norm(v) for v in value]
-    return value
 
 
 # ----------------------------------------------------------------------------------------------
