@@ -171,17 +171,21 @@ def align_floor(positions: np.ndarray, joint_height: float = 0.08) -> np.ndarray
     return positions - np.array([0.0, 0.0, lowest - joint_height], dtype=positions.dtype)
 
 
-def resample(positions: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
+def resample(positions: np.ndarray, src_fps: float, dst_fps: float, num_out: int | None = None) -> np.ndarray:
     """Linear resampling along time. ``positions``: ``[T, ...]`` → ``[T', ...]`` where frame k is
-    at time ``k / dst_fps`` (the last frame is at or before the source's last frame)."""
+    at time ``k / dst_fps``. ``num_out`` defaults to the frames that fit in the source's duration (the
+    last at or before the source's last frame); beyond the source's ends the end frames are held."""
     if src_fps <= 0 or dst_fps <= 0:
         raise ValueError(f"frame rates must be positive, got {src_fps} → {dst_fps}")
+    positions = np.asarray(positions)
     num = positions.shape[0]
-    if abs(src_fps - dst_fps) < 1e-9 or num < 2:
+    if num_out is None:
+        num_out = int(np.floor((num - 1) / src_fps * dst_fps + 1e-9)) + 1 if num else 0
+    if (abs(src_fps - dst_fps) < 1e-9 and num_out == num) or num == 0:
         return positions.copy()
-    duration = (num - 1) / src_fps
-    times = np.arange(int(np.floor(duration * dst_fps + 1e-9)) + 1) / dst_fps
-    src = times * src_fps
+    if num == 1:
+        return np.repeat(positions, num_out, axis=0)
+    src = np.clip(np.arange(num_out) / dst_fps * src_fps, 0, num - 1)
     lo = np.minimum(np.floor(src).astype(int), num - 2)
     frac = (src - lo).reshape(-1, *([1] * (positions.ndim - 1)))
     return positions[lo] * (1 - frac) + positions[lo + 1] * frac

@@ -5,8 +5,9 @@
 parts need the optional extra ``pip install -e ".[video]"`` (PyAV, matplotlib, MediaPipe); they are
 imported only when used.
 """
+from h2ot.data.mocap import resample
 from h2ot.infer.bvh_writer import read_bvh_h36m, write_bvh
-from h2ot.infer.lifting import Lifter, lift_sequence, resample
+from h2ot.infer.lifting import Lifter, lift_sequence
 from h2ot.infer.pipeline import InferenceResult, demo_video_path, infer_video, lift_file
 
 __all__ = ["InferenceResult", "Lifter", "demo_video_path", "infer_video", "lift_file", "lift_sequence",

@@ -14,12 +14,12 @@
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
 
 from h2ot.data.camera import normalize_screen
+from h2ot.data.mocap import resample
 from h2ot.data.skeleton import NUM_JOINTS, convert_keypoints
 from h2ot.evaluate import flip_average
 
@@ -38,22 +38,6 @@ def model_fps(model) -> float:
         if value:
             return float(value)
     return DEFAULT_FPS
-
-
-def resample(values: np.ndarray, src_fps: float, dst_fps: float, num_out: int | None = None) -> np.ndarray:
-    """Linearly resample ``[T, ...]`` sampled at ``src_fps`` to ``dst_fps`` (times ``i / fps`` from 0).
-    ``num_out`` defaults to the frames that fit in the source duration. Identity when the rates match."""
-    values = np.asarray(values, dtype=np.float64)
-    n = len(values)
-    if num_out is None:
-        num_out = int(math.floor((n - 1) * dst_fps / src_fps + 1e-9)) + 1
-    if abs(src_fps - dst_fps) < 1e-9 and num_out == n:
-        return values.copy()
-    src = np.arange(n) / src_fps
-    dst = np.arange(num_out) / dst_fps
-    flat = values.reshape(n, -1)
-    out = np.stack([np.interp(dst, src, flat[:, c]) for c in range(flat.shape[1])], axis=1)
-    return out.reshape((num_out,) + values.shape[1:])
 
 
 def _blend_weights(frames: int, ramp: int, kind: str) -> np.ndarray:
