@@ -9,6 +9,7 @@ count) are timed interleaved; the table gives medians and the ratio.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if args.readme:
-        from benchmarks.latency import write_into
+        sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or with -m
+        from latency import write_into
         write_into(args.readme, table, START, END)
 
 

@@ -14,6 +14,7 @@ The model defaults to the shipped pretrained one.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -102,7 +103,8 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if args.readme:
-        from benchmarks.latency import write_into
+        sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or with -m
+        from latency import write_into
         write_into(args.readme, table, START, END)
 
 
