@@ -19,15 +19,15 @@ from pathlib import Path
 import torch
 
 import h2ot
+from h2ot.models.presets import PRESETS
 from h2ot.profile import count_flops, count_flops_paper, count_params, example_input, median, time_models
 
+PRESET = PRESETS["mixste"]
 VARIANTS = {
-    "MixSTE (plain)": dict(),
-    "HoT: cluster + attention, 3:81": dict(schedule=[(3, 81)], pruning="cluster", recovery="attention"),
-    "H2OT: sampler + interpolation, 1:121,3:81,5:27": dict(schedule=[(1, 121), (3, 81), (5, 27)],
-                                                          pruning="sampler", recovery="interpolation"),
-    "H2OT: cluster + attention, 1:121,3:81,5:27": dict(schedule=[(1, 121), (3, 81), (5, 27)],
-                                                      pruning="cluster", recovery="attention"),
+    "MixSTE (plain)": PRESET["plain"],
+    "HoT: cluster + attention, 3:81": PRESET["hot"],
+    "H2OT: sampler + interpolation, 1:121,3:81,5:27": PRESET["h2ot"],
+    "H2OT: cluster + attention, 1:121,3:81,5:27": dict(PRESET["h2ot"], pruning="cluster", recovery="attention"),
 }
 START, END = "<!-- latency-table:start -->", "<!-- latency-table:end -->"
 
@@ -69,8 +69,11 @@ def run(device: str, batch: int, frames: int, warmup: int, repeats: int) -> str:
     return "\n".join(lines)
 
 
-def write_into(readme: Path, table: str, start: str = START, end: str = END) -> None:
-    """Replace the text between the ``start`` and ``end`` markers of ``readme`` with ``table`` (atomically)."""
+def publish(table: str, readme: Path | None, start: str = START, end: str = END) -> None:
+    """Print ``table`` and, with ``readme``, put it between the ``start`` and ``end`` markers (atomically)."""
+    print(table)
+    if readme is None:
+        return
     text = readme.read_text()
     if start not in text or end not in text:
         raise SystemExit(f"{readme} has no {start} ... {end} section to replace")
@@ -95,9 +98,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     table = run(args.device, args.batch, args.frames, args.warmup, args.repeats)
-    print(table)
-    if args.readme:
-        write_into(args.readme, table)
+    publish(table, args.readme)
 
 
 if __name__ == "__main__":

@@ -46,11 +46,9 @@ def main() -> None:
             lines.append(f"| {model.describe()} | {eager:.1f} | {onnx:.1f} | {eager / onnx:.2f}× | "
                          f"{result['max_abs_diff']:.1e} |")
     table = "\n".join(lines)
-    print(table)
-    if args.readme:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or with -m
-        from latency import write_into
-        write_into(args.readme, table, START, END)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or with -m
+    from latency import publish
+    publish(table, args.readme, START, END)
 
 
 if __name__ == "__main__":

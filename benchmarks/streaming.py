@@ -101,11 +101,9 @@ def main() -> None:
                      f"≤ {delay} ({delay / fps * 1000:.0f} ms) | {per_frame:.1f} / "
                      f"{np.percentile(runs, 95) if runs else 0.0:.0f} |")
     table = "\n".join(lines)
-    print(table)
-    if args.readme:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or with -m
-        from latency import write_into
-        write_into(args.readme, table, START, END)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or with -m
+    from latency import publish
+    publish(table, args.readme, START, END)
 
 
 if __name__ == "__main__":
