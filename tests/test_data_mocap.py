@@ -7,8 +7,10 @@ import pytest
 
 from h2ot.data import commands
 from h2ot.data.mocap import (CMU_TEST_SUBJECTS, add_detector_noise, bone_stats, build_mocap_dataset,
-                             format_bone_stats, h36m_like_cameras, render_2d, resample)
+                             format_bone_stats, h36m_bone_lengths, h36m_like_cameras, render_2d,
+                             resample)
 from h2ot.data.sequences import load_vp3d
+from h2ot.data.skeleton import H36M_LEFT, H36M_RIGHT, bone_lengths
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CMU = SHARED / "cmu"
@@ -86,3 +88,38 @@ def test_build_load_and_cli(tmp_path):
 
 def test_cmu_split_is_fixed():
     assert CMU_TEST_SUBJECTS == ("S02", "S09", "S10", "S12")
+
+
+def test_human36m_bone_lengths_and_jitter():
+    exact = h36m_bone_lengths()
+    assert exact[0] == pytest.approx(0.133) and exact[1] == pytest.approx(0.442)
+    rng = np.random.default_rng(0)
+    people = np.stack([h36m_bone_lengths(rng, 0.1) for _ in range(200)])
+    ratio = people / exact
+    assert ratio.min() > 0.9 * 0.95 - 1e-9 and ratio.max() < 1.1 * 1.05 + 1e-9
+    assert 0.05 < ratio.std() < 0.1  # people differ
+    # bone k has child joint k + 1: left and right bones are equal in every person
+    np.testing.assert_array_equal(people[:, [j - 1 for j in H36M_LEFT]], people[:, [j - 1 for j in H36M_RIGHT]])
+
+
+@needs_cmu
+def test_build_retargeted_to_human36m_bones(tmp_path):
+    src = tmp_path / "bvh"
+    src.mkdir()
+    for name in ("09_03.bvh", "12_01.bvh"):
+        os.symlink(CMU / "daz" / name, src / name)
+    exact, jittered = tmp_path / "exact.npz", tmp_path / "jittered.npz"
+    build_mocap_dataset(src, exact, cameras=1, seed=1, bones="h36m")
+    build_mocap_dataset(src, jittered, cameras=1, seed=1, bones="h36m", bone_jitter=0.1)
+    recorded = build_mocap_dataset(src, tmp_path / "recorded.npz", cameras=1, seed=1)
+    assert recorded["bone_stats"]["pelvis->hip"]["ratio"] < 0.8  # the Daz rig's narrow hips
+    for seq in load_vp3d(exact):
+        np.testing.assert_allclose(bone_lengths(seq.positions),
+                                   np.broadcast_to(h36m_bone_lengths(), (len(seq.positions), 16)), atol=1e-5)
+    people = [bone_lengths(s.positions)[0] for s in load_vp3d(jittered)]
+    assert not np.allclose(people[0], people[1], atol=1e-3)
+    assert all(0.8 < person[0] / 0.133 < 1.2 for person in people)
+    meta = np.load(jittered, allow_pickle=True)["metadata"].item()
+    assert meta["bones"] == "h36m" and meta["bone_jitter"] == 0.1
+    with pytest.raises(ValueError, match="bones must be 'recorded' or 'h36m'"):
+        build_mocap_dataset(src, exact, bones="daz")

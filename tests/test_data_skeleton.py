@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from h2ot.data.skeleton import (FORMAT_KEYPOINTS, H36M_FLIP_PERM, H36M_LEFT, H36M_RIGHT,
-                                bone_lengths, conversion_matrix, convert_keypoints, flip_pose)
+                                H36M_BONES, bone_lengths, conversion_matrix, convert_keypoints,
+                                flip_pose, set_bone_lengths)
 
 
 def test_flip_permutation_swaps_left_right_and_is_involution():
@@ -81,3 +82,29 @@ def test_bone_lengths():
     x[1] = [0.1, 0, 0]
     assert bone_lengths(x).shape == (16,)
     assert bone_lengths(x)[0] == pytest.approx(0.1)
+
+
+def test_set_bone_lengths_keeps_root_and_directions():
+    rng = np.random.default_rng(0)
+    poses = rng.normal(size=(5, 17, 3))
+    target = rng.uniform(0.05, 0.5, size=16)
+    out = set_bone_lengths(poses, target)
+    np.testing.assert_allclose(bone_lengths(out), np.broadcast_to(target, (5, 16)), rtol=1e-12)
+    np.testing.assert_array_equal(out[:, 0], poses[:, 0])
+    for parent, child in H36M_BONES:
+        before = poses[:, child] - poses[:, parent]
+        after = out[:, child] - out[:, parent]
+        np.testing.assert_allclose(after / np.linalg.norm(after, axis=-1, keepdims=True),
+                                   before / np.linalg.norm(before, axis=-1, keepdims=True), atol=1e-12)
+    np.testing.assert_allclose(set_bone_lengths(poses, bone_lengths(poses)), poses, atol=1e-12)
+    per_frame = rng.uniform(0.05, 0.5, size=(5, 16))
+    np.testing.assert_allclose(bone_lengths(set_bone_lengths(poses, per_frame)), per_frame, rtol=1e-12)
+
+
+def test_set_bone_lengths_refuses_bad_input():
+    poses = np.random.default_rng(1).normal(size=(2, 17, 3))
+    poses[1, 5] = poses[1, 4]
+    with pytest.raises(ValueError, match="l_hip->l_knee has zero length"):
+        set_bone_lengths(poses, np.ones(16))
+    with pytest.raises(ValueError, match=r"\[\.\.\., 17, 3\]"):
+        set_bone_lengths(np.zeros((2, 16, 3)), np.ones(16))

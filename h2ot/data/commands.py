@@ -25,7 +25,8 @@ def run_mocap(args) -> int:
 
     try:
         summary = build_mocap_dataset(args.src, args.out, fps=args.fps, cameras=args.cameras,
-                                      noise=args.noise, seed=args.seed)
+                                      noise=args.noise, seed=args.seed, bones=args.bones,
+                                      bone_jitter=args.bone_jitter)
     except (ValueError, FileNotFoundError) as err:
         print(f"h2ot data mocap: error: {err}", file=sys.stderr)
         return 2
@@ -78,6 +79,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     m.add_argument("--noise", action=argparse.BooleanOptionalAction, default=True,
                    help="detector-like 2D noise with confidences (default on)")
     m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--bones", choices=("recorded", "h36m"), default="recorded",
+                   help="bone lengths: the rig's own (default) or retargeted to Human3.6M's reference")
+    m.add_argument("--bone-jitter", type=float, default=0.0, metavar="J",
+                   help="with --bones h36m: each clip a random person, overall size 1±J and each "
+                        "bone 1±J/2 (default 0)")
     m.add_argument("--stats", action=argparse.BooleanOptionalAction, default=True,
                    help="print bone-length statistics vs Human3.6M (default on)")
     m.set_defaults(func=run_mocap)

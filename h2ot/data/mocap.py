@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .bvh import BVH, read_bvh
 from .camera import Camera, look_at, matrix_to_quaternion
-from .skeleton import H36M_BONES, H36M_JOINT_NAMES, H36M_LEFT, H36M_RIGHT, bone_lengths
+from .skeleton import H36M_BONES, H36M_JOINT_NAMES, H36M_LEFT, H36M_RIGHT, bone_lengths, set_bone_lengths
 
 # ----------------------------------------------------------------------------------------------
 # Joint mappings
@@ -413,9 +413,31 @@ def format_bone_stats(stats: dict) -> str:
     return "\n".join(lines)
 
 
+def h36m_bone_lengths(rng: np.random.Generator | None = None, jitter: float = 0.0) -> np.ndarray:
+    """The 16 bone lengths (m, order of ``H36M_BONES``) of :data:`H36M_REFERENCE_MM`.
+
+    With ``jitter`` > 0 (and an ``rng``) a random person around it: one overall size factor in
+    ``1 ± jitter`` times a factor per bone in ``1 ± jitter / 2``, the same for left and right.
+    """
+    lengths = np.zeros(len(H36M_BONES))
+    size = rng.uniform(1 - jitter, 1 + jitter) if jitter else 1.0
+    children = [c for _, c in H36M_BONES]
+    for bone, members in _BONE_GROUPS.items():
+        factor = size * (rng.uniform(1 - jitter / 2, 1 + jitter / 2) if jitter else 1.0)
+        for child in members:
+            lengths[children.index(child)] = H36M_REFERENCE_MM[bone] / 1000 * factor
+    return lengths
+
+
+def retarget_clip(clip: "MocapClip", lengths: np.ndarray) -> "MocapClip":
+    """The clip with its bones set to ``lengths`` (directions and root path kept, floor re-aligned)."""
+    return replace(clip, positions=align_floor(set_bone_lengths(clip.positions, lengths)).astype(np.float32))
+
+
 def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m",
                         noise: bool = True, seed: int = 0, mapping=None,
-                        test_subjects=CMU_TEST_SUBJECTS) -> dict:
+                        test_subjects=CMU_TEST_SUBJECTS, bones: str = "recorded",
+                        bone_jitter: float = 0.0) -> dict:
     """Convert every ``*.bvh`` in ``src`` and write a VideoPose3D-layout npz to ``out``.
 
     The npz holds ``positions_3d[subject][clip]`` ``[T, 17, 3]`` world metres,
@@ -423,8 +445,15 @@ def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m"
     ``[T, 17, 3]`` with a confidence when ``noise``), ``metadata`` (layout, joint symmetry, fps,
     split) and ``cameras[subject]`` (a list of camera dicts, translation in metres).
     ``cameras``: "h36m" (four fixed Human3.6M-like views) or an int (that many random cameras per
-    subject, seeded). Returns a summary dict (clips, frames per split, bone stats).
+    subject, seeded). ``bones``: "recorded" (the rig's own bone lengths) or "h36m" (every clip
+    retargeted to the Human3.6M reference lengths, :func:`h36m_bone_lengths`; with ``bone_jitter``
+    > 0 each clip becomes a different random person around them). Returns a summary dict (clips,
+    frames per split, bone stats).
     """
+    if bones not in ("recorded", "h36m"):
+        raise ValueError(f"bones must be 'recorded' or 'h36m', got {bones!r}")
+    if not 0 <= bone_jitter < 0.5:
+        raise ValueError(f"bone_jitter must be in [0, 0.5), got {bone_jitter}")
     src = Path(src)
     if not src.is_dir():
         raise FileNotFoundError(f"mocap source folder not found: {src}")
@@ -433,6 +462,8 @@ def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m"
         raise FileNotFoundError(f"no .bvh files in {src}")
     rng = np.random.default_rng(seed)
     clips = [load_bvh_h36m(f, mapping=mapping, fps=fps) for f in files]
+    if bones == "h36m":
+        clips = [retarget_clip(c, h36m_bone_lengths(rng, bone_jitter)) for c in clips]
 
     by_subject: dict[str, list[MocapClip]] = {}
     for clip in clips:
@@ -466,7 +497,7 @@ def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m"
         "layout_name": "h36m", "num_joints": 17,
         "keypoints_symmetry": [list(H36M_LEFT), list(H36M_RIGHT)],
         "fps": float(fps), "source": str(src), "noise": bool(noise), "cameras": str(cameras),
-        "seed": int(seed),
+        "seed": int(seed), "bones": bones, "bone_jitter": float(bone_jitter),
         "subjects_test": [s for s in sorted(by_subject) if s in test_subjects],
         "subjects_train": [s for s in sorted(by_subject) if s not in test_subjects],
         "presets": sorted({c.preset for c in clips}),

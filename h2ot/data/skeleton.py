@@ -73,6 +73,29 @@ def bone_lengths(positions: np.ndarray) -> np.ndarray:
     return np.linalg.norm(positions[..., children, :] - positions[..., parents, :], axis=-1)
 
 
+def set_bone_lengths(positions: np.ndarray, lengths) -> np.ndarray:
+    """Retarget Human3.6M-17 poses to other bone lengths, keeping every bone's direction.
+
+    ``positions``: ``[..., 17, 3]``; ``lengths``: ``[16]`` or ``[..., 16]`` (bone order of
+    :data:`H36M_BONES`). The root stays where it is and each child is placed ``length`` along its
+    bone's direction from its (already placed) parent, so joint angles and the root trajectory are
+    unchanged. A zero-length bone has no direction and is refused.
+    """
+    positions = np.asarray(positions, dtype=np.float64)
+    lengths = np.broadcast_to(np.asarray(lengths, dtype=np.float64), positions.shape[:-2] + (NUM_JOINTS - 1,))
+    if positions.shape[-2:] != (NUM_JOINTS, 3):
+        raise ValueError(f"set_bone_lengths expects [..., {NUM_JOINTS}, 3] poses, got {positions.shape}")
+    out = positions.copy()
+    for k, (parent, child) in enumerate(H36M_BONES):
+        bone = positions[..., child, :] - positions[..., parent, :]
+        norm = np.linalg.norm(bone, axis=-1, keepdims=True)
+        if (norm < 1e-9).any():
+            raise ValueError(f"bone {H36M_BONE_NAMES[k]} has zero length in some frame: no direction "
+                             "to keep")
+        out[..., child, :] = out[..., parent, :] + bone / norm * lengths[..., k, None]
+    return out
+
+
 # ----------------------------------------------------------------------------------------------
 # Keypoint formats
 # ----------------------------------------------------------------------------------------------
