@@ -13,7 +13,7 @@ from h2ot.data.skeleton import H36M_PARENTS, bone_lengths, flip_pose
 from h2ot.infer import Lifter, lift_sequence, read_bvh_h36m, resample, write_bvh
 from h2ot.infer.keypoints_io import load_keypoints
 from h2ot.infer.lifting import window_starts
-from h2ot.infer.track import fill_gaps, select_person, track_people
+from h2ot.infer.track import SIDE_GROUPS, consistent_sides, fill_gaps, select_person, track_people
 
 # Human3.6M bone vectors of a symmetric standing pose (camera axes: x right, y down), metres.
 REST = np.array([[0, 0, 0], [-.133, 0, 0], [0, .442, 0], [0, .454, 0], [.133, 0, 0], [0, .442, 0],
@@ -218,6 +218,48 @@ def test_a_single_person_detector_switching_people_is_split():
     assert track_people([np.zeros((0, 17, 3))] * 5) == []
     with pytest.raises(ValueError, match="no person"):
         select_person([])
+
+
+def walking_track(fps: float = 25.0, azimuth: float = 90.0) -> np.ndarray:
+    """A real CMU walk (07_05) seen by one camera: exact Human3.6M-17 pixels ``[T, 17, 2]``."""
+    from h2ot.data.mocap import _camera_at, H36M_LIKE_INTRINSICS, load_bvh_h36m, render_2d
+    from tests.test_data_mocap import CMU
+
+    if not (CMU / "daz" / "07_05.bvh").is_file():
+        pytest.skip(f"CMU BVH data not found at {CMU}")
+    clip = load_bvh_h36m(CMU / "daz" / "07_05.bvh", fps=fps)
+    centre = clip.positions[:, 0, :2].mean(axis=0)
+    camera = _camera_at(centre, azimuth, 7.0, 1.6, H36M_LIKE_INTRINSICS, 1.0, "side")
+    return render_2d(clip.positions, camera)
+
+
+def swap(track, frames, group):
+    out = track.copy()
+    right, left = SIDE_GROUPS[group]
+    out[np.ix_(frames, list(right + left))] = track[np.ix_(frames, list(left + right))]
+    return out
+
+
+def test_consistent_sides_undoes_detector_swaps():
+    track = walking_track()
+    assert len(track) > 100
+    fixed, swapped = consistent_sides(track)
+    np.testing.assert_array_equal(fixed, track)  # a clean walk, legs crossing, is left alone
+    assert not swapped.any()
+    dirty = swap(swap(swap(track, np.arange(20, 26), "legs"), np.arange(45, 48), "legs"), np.arange(45, 48), "arms")
+    dirty = swap(dirty, np.arange(70, 81), "arms")
+    fixed, swapped = consistent_sides(dirty)
+    np.testing.assert_array_equal(fixed, track)
+    assert swapped[:, 0].sum() == 9 and swapped[:, 1].sum() == 14
+    mirrored = swap(swap(track, np.arange(len(track)), "legs"), np.arange(len(track)), "arms")
+    np.testing.assert_array_equal(consistent_sides(mirrored)[0], mirrored)  # a labelling held throughout stays
+    with_conf = np.concatenate([dirty, np.linspace(0, 1, len(dirty) * 17).reshape(-1, 17, 1)], axis=-1)
+    fixed, _ = consistent_sides(with_conf)
+    assert fixed[22, 1, 2] == with_conf[22, 4, 2]  # the confidence travels with its joint
+    with pytest.raises(ValueError, match=r"\[T, 17, C\]"):
+        consistent_sides(np.zeros((10, 16, 2)))
+    with pytest.raises(ValueError, match="without gaps"):
+        consistent_sides(np.full((10, 17, 2), np.nan))
 
 
 # ----------------------------------------------------------------------------------------------

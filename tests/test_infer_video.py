@@ -15,8 +15,9 @@ pytest.importorskip("matplotlib", reason='matplotlib is not installed: pip insta
 pytest.importorskip("mediapipe", reason='MediaPipe is not installed: pip install -e ".[video]"')
 
 import h2ot  # noqa: E402
-from h2ot.data.skeleton import H36M_JOINT_NAMES, bone_lengths  # noqa: E402
+from h2ot.data.skeleton import H36M_JOINT_NAMES, bone_lengths, convert_keypoints  # noqa: E402
 from h2ot.infer import Lifter, demo_video_path, infer_video, lift_file, read_bvh_h36m  # noqa: E402
+from h2ot.infer.track import fill_gaps  # noqa: E402
 from h2ot.infer.video import VideoWriter, iter_frames, probe_video  # noqa: E402
 from tests.test_infer import PerFrame, rig_pose  # noqa: E402
 
@@ -122,6 +123,26 @@ def test_detector_follows_the_man_on_the_box(demo_out):
     assert 170 < np.median(seen[:, 0, 0]) < 300 and np.median(seen[:, 0, 1]) < 180
     height = np.median(seen[:, [3, 6], 1].max(axis=1) - seen[:, 10, 1])
     assert 70 < height < 220
+
+
+def test_left_right_swaps_of_the_backlit_man_are_undone(demo_out):
+    """MediaPipe flips the man's left and right labels back and forth while he jumps against the sun: the
+    signed 2D width of his hips or shoulders (right minus left) jumps from clearly positive to clearly
+    negative between two frames, which no real turn does at 30 fps."""
+    with np.load(demo_out / "keypoints2d.npz") as npz:
+        kp, raw, swapped = npz["keypoints"], npz["raw_keypoints"], npz["sides_swapped"]
+    assert swapped.shape == (FRAMES, 2) and swapped.any()
+    raw = fill_gaps(raw)[0]
+    before = convert_keypoints(raw, "mediapipe")
+
+    def jumps(keypoints, right, left):
+        torso = np.linalg.norm(keypoints[:, 0, :2] - keypoints[:, 8, :2], axis=-1)
+        width = (keypoints[:, right, 0] - keypoints[:, left, 0]) / torso
+        clear = np.abs(width) > 0.15
+        return int((clear[1:] & clear[:-1] & (np.sign(width[1:]) != np.sign(width[:-1]))).sum())
+
+    assert jumps(before, 14, 11) >= 5  # shoulders
+    assert jumps(kp, 14, 11) <= 1 and jumps(kp, 1, 4) <= jumps(before, 1, 4)
 
 
 def test_rendered_video_has_every_frame(demo_out):

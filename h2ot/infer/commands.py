@@ -16,6 +16,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                                     "pixel point X,Y near them")
     p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
                    help="flip test-time augmentation (default on)")
+    p.add_argument("--fix-sides", action=argparse.BooleanOptionalAction, default=True,
+                   help="undo the detector's left/right label swaps before lifting (default on)")
     p.add_argument("--render", action=argparse.BooleanOptionalAction, default=True,
                    help="write demo.mp4 (default on)")
     p.add_argument("--height", type=int, default=480, help="height of demo.mp4 in pixels (default 480, at "
@@ -38,7 +40,7 @@ def run_demo(args) -> int:
 
     result = infer_video(args.video, out_dir=args.out, checkpoint=args.checkpoint, lifter=_lifter(args),
                          person=args.person, flip=args.flip, render=args.render, max_height=args.height,
-                         bvh_units=args.bvh_units, progress=not args.quiet)
+                         bvh_units=args.bvh_units, progress=not args.quiet, sides=args.fix_sides)
     print(result.summary())
     return 0
 
@@ -50,7 +52,7 @@ def run_lift(args) -> int:
                        checkpoint=args.checkpoint, lifter=_lifter(args), person=args.person, flip=args.flip,
                        render=args.render,
                        video=args.video, max_height=args.height, bvh_units=args.bvh_units,
-                       progress=not args.quiet)
+                       progress=not args.quiet, sides=args.fix_sides)
     print(result.summary())
     return 0
 

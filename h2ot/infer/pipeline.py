@@ -21,7 +21,7 @@ import numpy as np
 from h2ot.data.skeleton import H36M_JOINT_NAMES, H36M_PARENTS, convert_keypoints
 from h2ot.infer.lifting import MIN_FRAMES, Lifter
 from h2ot.infer.progress import Progress, format_timings
-from h2ot.infer.track import fill_gaps, select_person, track_people, track_summary
+from h2ot.infer.track import consistent_sides, fill_gaps, select_person, track_people, track_summary
 
 OUTPUT_FILES = ("poses3d.npz", "poses3d.json", "keypoints2d.npz", "poses3d.bvh", "demo.mp4")
 COORDINATES = ("camera axes: x right, y down, z forward (away from the camera); metres; root-relative "
@@ -52,6 +52,7 @@ class InferenceResult:
     model: str = ""
     timings: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)
+    sides_swapped: np.ndarray | None = None  # [T, 2] frames whose legs / arms labels were swapped back
 
     @property
     def num_frames(self) -> int:
@@ -62,6 +63,9 @@ class InferenceResult:
                  f"{self.image_size[1]}; person {self.person} of {self.num_people} track(s), detected in "
                  f"{int(self.detected.sum())}/{self.num_frames} frames (the rest interpolated, confidence 0)",
                  f"model: {self.model}", "time per stage:", format_timings(self.timings)]
+        if self.sides_swapped is not None and self.sides_swapped.any():
+            legs, arms = self.sides_swapped.sum(axis=0)
+            lines.insert(1, f"left/right labels swapped back in {legs} frames (legs) and {arms} (arms)")
         if self.files:
             folder = Path(next(iter(self.files.values()))).parent
             lines.append(f"outputs in {folder}: " + ", ".join(Path(p).name for p in self.files.values()))
@@ -113,7 +117,9 @@ def write_outputs(result: InferenceResult, folder: Path, bvh_units: str = "m") -
              coordinates=np.array(COORDINATES), model=np.array(result.model), **common)
     np.savez(folder / "keypoints2d.npz", keypoints=result.keypoints2d.astype(np.float32),
              raw_keypoints=result.raw_keypoints.astype(np.float32),
-             raw_format=np.array(result.keypoint_format), format=np.array("h36m"), **common)
+             raw_format=np.array(result.keypoint_format), format=np.array("h36m"),
+             sides_swapped=(result.sides_swapped if result.sides_swapped is not None
+                            else np.zeros((result.num_frames, 2), dtype=bool)), **common)
     doc = {
         "format": "h2ot.poses3d/1",
         "source": result.source,
@@ -162,7 +168,7 @@ def _parse_person(person):
         raise ValueError(f"--person expects a track number or a pixel point X,Y; found {person!r}") from None
 
 
-def _follow(detections: list[np.ndarray], person, source: str, fmt: str):
+def _follow(detections: list[np.ndarray], person, source: str, fmt: str, sides: bool):
     if len(detections) < MIN_FRAMES:
         raise ValueError(f"{source}: too few frames: {len(detections)}; at least {MIN_FRAMES} are needed")
     tracks = track_people(detections)
@@ -171,7 +177,10 @@ def _follow(detections: list[np.ndarray], person, source: str, fmt: str):
     index, track = select_person(tracks, _parse_person(person))
     filled, detected = fill_gaps(track)
     h36m = convert_keypoints(filled, fmt)
-    return index, len(tracks), track, h36m, detected
+    swapped = np.zeros((len(h36m), 2), dtype=bool)
+    if sides:
+        h36m, swapped = consistent_sides(h36m)
+    return index, len(tracks), track, h36m, detected, swapped
 
 
 def _lift(lifter: Lifter, h36m: np.ndarray, image_size, fps: float, timings: dict, progress: bool):
@@ -206,14 +215,15 @@ def _finish(result: InferenceResult, out_dir, render_frames, max_height: int, pr
 
 def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=None, person=None,
                 flip: bool = True, render: bool = True, max_height: int = 480, detect_max_size: int = 1280,
-                bvh_units: str = "m", progress: bool = False) -> InferenceResult:
+                bvh_units: str = "m", progress: bool = False, sides: bool = True) -> InferenceResult:
     """Estimate the 3D poses of one person in a video (default: the shipped demo clip).
 
     ``checkpoint`` / ``lifter`` choose the model (default: the pretrained one); ``detector`` any
     :class:`h2ot.infer.detect.Detector` (default MediaPipe Pose); ``person``: ``None`` (the largest), a
     track number, or a pixel point ``(x, y)`` / ``"x,y"``. With ``out_dir`` the files are written there
     (``poses3d.npz``, ``poses3d.json``, ``keypoints2d.npz``, ``poses3d.bvh`` and, with ``render``,
-    ``demo.mp4`` at most ``max_height`` pixels high). Returns an :class:`InferenceResult`.
+    ``demo.mp4`` at most ``max_height`` pixels high). ``sides``: undo the detector's left/right label
+    swaps (:func:`h2ot.infer.track.consistent_sides`) before lifting. Returns an :class:`InferenceResult`.
     """
     from h2ot.infer.detect import MediaPipeDetector, detect_video
     from h2ot.infer.render import output_size
@@ -237,19 +247,20 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
             detector.close()
     timings["detection"] = {"frames": len(detections), "seconds": bar.elapsed}
     fmt = detector.keypoint_format
-    index, count, track, h36m, detected = _follow(detections, person, str(path), fmt)
+    index, count, track, h36m, detected, swapped = _follow(detections, person, str(path), fmt, sides)
     poses = _lift(lifter, h36m, info.image_size, info.fps, timings, progress)
     result = InferenceResult(poses3d=poses, keypoints2d=h36m, detected=detected, fps=info.fps,
                              image_size=info.image_size, raw_keypoints=track, keypoint_format=fmt,
                              source=str(path), person=index, num_people=count, model=lifter.describe(),
-                             timings=timings)
+                             timings=timings, sides_swapped=swapped)
     pw, ph, _ = output_size(info.width, info.height, max_height)
     return _finish(result, out_dir, lambda: iter_frames(path, pw, ph), max_height, progress, render, bvh_units)
 
 
 def lift_file(path, fmt: str, image_size=None, fps: float | None = None, out_dir=None, checkpoint=None,
               lifter=None, person=None, flip: bool = True, render: bool = True, video=None,
-              max_height: int = 480, bvh_units: str = "m", progress: bool = False) -> InferenceResult:
+              max_height: int = 480, bvh_units: str = "m", progress: bool = False,
+              sides: bool = True) -> InferenceResult:
     """``h2ot lift``: 3D poses from a file of 2D keypoints (see :mod:`h2ot.infer.keypoints_io`). The
     rendered video draws on ``video``'s frames when given, else on a dark canvas of ``image_size``."""
     from h2ot.infer.keypoints_io import format_size, load_keypoints
@@ -269,12 +280,12 @@ def lift_file(path, fmt: str, image_size=None, fps: float | None = None, out_dir
     if min(image_size) <= 0 or float(fps) <= 0:
         raise ValueError(f"--image-size and --fps must be positive, found {image_size} and {fps}")
     timings = {"reading": {"frames": len(detections), "seconds": time.perf_counter() - start}}
-    index, count, track, h36m, detected = _follow(detections, person, str(path), canonical)
+    index, count, track, h36m, detected, swapped = _follow(detections, person, str(path), canonical, sides)
     poses = _lift(lifter, h36m, image_size, float(fps), timings, progress)
     result = InferenceResult(poses3d=poses, keypoints2d=h36m, detected=detected, fps=float(fps),
                              image_size=image_size, raw_keypoints=track, keypoint_format=canonical,
                              source=str(path), person=index, num_people=count, model=lifter.describe(),
-                             timings=timings)
+                             timings=timings, sides_swapped=swapped)
     frames = None
     if video is not None:
         from h2ot.infer.video import iter_frames, probe_video

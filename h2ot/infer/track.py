@@ -8,6 +8,9 @@
   duration), a track number (``0`` = largest), or the track nearest a pixel point ``(x, y)``.
 - :func:`fill_gaps`: frames where the person is missing are linearly interpolated (held at the ends)
   and get confidence 0.
+- :func:`consistent_sides`: undo the detector's left/right label swaps (MediaPipe swaps whole limbs,
+  or the whole body, on people seen side-on, from behind or against the light) by choosing, for the
+  legs and for the arms, the labelling over the whole clip that moves least from frame to frame.
 """
 from __future__ import annotations
 
@@ -118,3 +121,45 @@ def fill_gaps(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not detected.any():
         raise ValueError("no person was detected in any frame: nothing to lift")
     return fill_joint_gaps(keypoints), detected
+
+
+#: Human3.6M-17 limb groups whose left/right labels are checked together: (right joints, left joints)
+SIDE_GROUPS = {"legs": ((1, 2, 3), (4, 5, 6)), "arms": ((14, 15, 16), (11, 12, 13))}
+
+
+def consistent_sides(keypoints: np.ndarray, penalty: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Undo left/right label swaps in a Human3.6M-17 track ``[T, 17, C]`` (pixels or normalised; no NaN).
+
+    For each limb group of :data:`SIDE_GROUPS` (hip-knee-ankle, shoulder-elbow-wrist) every frame is
+    either kept or swapped. The choice minimises, over the whole clip (dynamic programming, two states
+    per frame), the summed 2D distance the group's joints move between consecutive frames plus
+    ``penalty`` × the median torso length (pelvis–thorax) for each swapped frame, so a labelling the
+    detector holds for the whole clip is never overturned, only its sudden flips. ``benchmarks/sides.py``
+    measures it on CMU tracks (the README, "Left and right"). Returns ``(fixed copy, swapped [T, 2]
+    bool: legs, arms)``.
+    """
+    keypoints = np.array(keypoints, dtype=np.float64)
+    if keypoints.ndim != 3 or keypoints.shape[1] != 17:
+        raise ValueError(f"consistent_sides expects Human3.6M-17 keypoints [T, 17, C], found {keypoints.shape}")
+    if np.isnan(keypoints[..., :2]).any():
+        raise ValueError("consistent_sides needs a track without gaps (fill them first)")
+    torso = float(np.median(np.linalg.norm(keypoints[:, 0, :2] - keypoints[:, 8, :2], axis=-1)))
+    cost_of_swap = penalty * max(torso, 1e-9)
+    swapped = np.zeros((len(keypoints), len(SIDE_GROUPS)), dtype=bool)
+    for g, (right, left) in enumerate(SIDE_GROUPS.values()):
+        kept, flipped = list(right + left), list(left + right)
+        states = np.stack([keypoints[:, kept, :2], keypoints[:, flipped, :2]])  # [2, T, 6, 2]
+        # motion[a, b, t]: distance moved from state a at t-1 to state b at t
+        motion = np.linalg.norm(states[None, :, 1:] - states[:, None, :-1], axis=-1).sum(-1)
+        total = np.array([0.0, cost_of_swap])
+        came_from = np.zeros((len(keypoints), 2), dtype=int)
+        for t in range(1, len(keypoints)):
+            options = total[:, None] + motion[:, :, t - 1]  # [from, to]
+            came_from[t] = options.argmin(axis=0)
+            total = options.min(axis=0) + np.array([0.0, cost_of_swap])
+        state = int(total.argmin())
+        for t in range(len(keypoints) - 1, -1, -1):
+            swapped[t, g] = bool(state)
+            state = came_from[t, state]
+        keypoints[np.ix_(swapped[:, g], kept)] = keypoints[np.ix_(swapped[:, g], flipped)]
+    return keypoints, swapped
