@@ -49,10 +49,14 @@ def describe_model(name, kwargs) -> str:
     return f"{name}({', '.join(f'{k}={v!r}' for k, v in sorted(kwargs.items()))})"
 
 
-def same_model(ckpt: dict, model) -> bool:
-    """Whether checkpoint ``ckpt`` was built for ``model`` (same backbone and create_model arguments)."""
+def same_model(ckpt: dict, model, ignore: tuple[str, ...] = ()) -> bool:
+    """Whether checkpoint ``ckpt`` was built for ``model`` (same backbone and create_model arguments, but
+    for the ``ignore``d ones)."""
+    def kwargs(value):
+        return {k: v for k, v in _plain(value or {}).items() if k not in ignore}
+
     return (ckpt["model_name"] == getattr(model, "model_name", None)
-            and _plain(ckpt["model_kwargs"]) == _plain(getattr(model, "model_kwargs", None)))
+            and kwargs(ckpt["model_kwargs"]) == kwargs(getattr(model, "model_kwargs", None)))
 
 
 def read_weights(path: str | Path) -> dict:
@@ -70,10 +74,11 @@ def read_weights(path: str | Path) -> dict:
     return ckpt
 
 
-def load_weights(model, path: str | Path):
-    """Load an h2ot checkpoint into ``model`` (a lifter from ``create_model``); refuse one for another model."""
+def load_weights(model, path: str | Path, ignore: tuple[str, ...] = ()):
+    """Load an h2ot checkpoint into ``model`` (a lifter from ``create_model``); refuse one for another model
+    (``ignore``: create_model arguments that may differ)."""
     ckpt = read_weights(path)
-    if not same_model(ckpt, model):
+    if not same_model(ckpt, model, ignore):
         name, kwargs = getattr(model, "model_name", None), getattr(model, "model_kwargs", None) or {}
         raise PretrainedError(f"{path} holds weights for {describe_model(ckpt['model_name'], ckpt['model_kwargs'])}, "
                               f"but the model is {describe_model(name, kwargs)}")

@@ -334,7 +334,8 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
                           "or choose another output folder (out=...)")
     elif cfg.init:  # fine-tuning; a resumed run has its own weights
         from h2ot.pretrained import load_weights
-        load_weights(model, cfg.init)
+        # token selection has no parameters: a fine-tune may switch the pruning strategy
+        load_weights(model, cfg.init, ignore=("pruning",))
     amp = cfg.optim.amp
     if amp != "none" and device.type != "cuda":
         warnings.warn(f"optim.amp={amp!r} needs CUDA; training in float32 on {device}")

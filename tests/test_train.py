@@ -149,6 +149,21 @@ def test_resume_refuses_another_model(tmp_path, data):
         train(tiny_config(data, tmp_path / "empty"), resume=True)
 
 
+def test_init_may_switch_the_pruning_strategy(tmp_path, data):
+    """Token selection has no parameters: a fine-tune may start from weights trained with another one."""
+    pruned = {"schedule": "1:5", "pruning": "motion", "recovery": "interpolation"}
+    base = tmp_path / "motion"
+    train(tiny_config(data, base, model=pruned, optim={"epochs": 1}))
+    train(tiny_config(data, tmp_path / "sampler", init=str(base / "last.pt"), model=dict(pruned, pruning="sampler"),
+                      optim={"epochs": 1, "lr": 1e-12}))
+    a = torch.load(base / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "sampler" / "last.pt", weights_only=True)
+    assert b["model_kwargs"]["pruning"] == "sampler"
+    torch.testing.assert_close(b["state_dict"], a["state_dict"], rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match="but the model is"):  # the recovery module has parameters
+        train(tiny_config(data, tmp_path / "tra", init=str(base / "last.pt"), model=dict(pruned, recovery="attention")))
+
+
 def test_init_fine_tunes_from_weights(tmp_path, data):
     base = tmp_path / "base"
     train(tiny_config(data, base, optim={"epochs": 1}))
