@@ -6,7 +6,8 @@ MediaPipe runs once on ``h2ot/assets/demo.mp4``; each model then lifts the detec
 without ``consistent_sides``. ``:PRUNING`` runs a checkpoint with another parameter-free pruning strategy
 (``sampler``, ``motion``, ``cluster``): the weights do not depend on it. The columns are the bones that
 ``tests/test_infer_video.py::test_pretrained_3d_has_human_proportions`` checks against a plausible
-range (in brackets, metres); a value outside it is marked with ✗.
+range (in brackets, metres; the test checks the right hip's range and that left and right limbs agree, the
+left hip is shown against the same range); a value outside it is marked with ✗.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ except ImportError:  # run as a script
 
 START, END = "<!-- proportions-table:start -->", "<!-- proportions-table:end -->"
 #: bone index (child joint - 1) → plausible range in metres, as in the test
-BONES = {0: (0.06, 0.22), 1: (0.28, 0.60), 10: (0.08, 0.25), 11: (0.18, 0.40), 12: (0.15, 0.38)}
+BONES = {0: (0.06, 0.22), 3: (0.06, 0.22), 1: (0.28, 0.60), 10: (0.08, 0.25), 11: (0.18, 0.40), 12: (0.15, 0.38)}
 
 
 def load(spec: str) -> tuple[str, Lifter]:
