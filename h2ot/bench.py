@@ -1,7 +1,7 @@
 """``h2ot bench``: every backbone as plain / HoT / H2OT, measured side by side.
 
-For each backbone the three variants are built once and timed interleaved (``h2ot.profile.time_models``)
-for every setting of batch size, flip test-time augmentation and ``torch.compile``. Reported per row:
+For each backbone the three variants are built once and, for every batch size and flip setting, timed
+interleaved (``h2ot.profile.time_models``), eager and ``torch.compile``'d side by side. Reported per row:
 parameters, FLOPs per clip and per output frame in both conventions, median latency, throughput in output
 frames per second, and peak memory (CUDA only: ``torch.cuda.max_memory_allocated`` of one forward pass).
 ``torch.compile`` uses ``mode="reduce-overhead"`` (CUDA graphs) on CUDA and the default mode on the CPU.
@@ -46,22 +46,23 @@ def bench_backbone(name: str, device="cpu", batches=(1,), flips=(False,), compil
         static[v] = dict(backbone=name, variant=v, model=m.describe(), params=count_params(m), flops=flops,
                          flops_paper=paper, flops_per_frame=flops / out_frames,
                          flops_paper_per_frame=paper / out_frames, out_frames=out_frames)
+    # On CUDA, "reduce-overhead" captures CUDA graphs: at small batches the time is kernel launches.
+    mode = "reduce-overhead" if device.type == "cuda" else None
+    runners = {(v, compiled): (torch.compile(m, mode=mode) if compiled else m)
+               for compiled in compiles for v, m in models.items()}
     rows = []
-    for compiled in compiles:
-        # On CUDA, "reduce-overhead" captures CUDA graphs: at small batches the time is kernel launches.
-        mode = "reduce-overhead" if device.type == "cuda" else None
-        runners = {v: (torch.compile(m, mode=mode) if compiled else m) for v, m in models.items()}
-        for batch, flip in itertools.product(batches, flips):
-            x = example_input(models[variants[0]], batch, device)
-            fns = {v: (partial(flip_average, r) if flip else r) for v, r in runners.items()}
-            times = time_models(fns, x, warmup, repeats)
+    for batch, flip in itertools.product(batches, flips):
+        x = example_input(models[variants[0]], batch, device)
+        fns = {key: (partial(flip_average, r) if flip else r) for key, r in runners.items()}
+        times = time_models(fns, x, warmup, repeats)  # eager and compiled interleaved, side by side
+        for compiled in compiles:
             for v in variants:
-                latency = median(times[v])
+                latency = median(times[(v, compiled)])
                 rows.append(dict(static[v], device=str(device), batch=batch, flip=flip, compiled=compiled,
                                  latency_ms=latency,
                                  frames_per_s=batch * static[v]["out_frames"] / latency * 1000.0,
-                                 speedup=median(times[variants[0]]) / latency,
-                                 peak_memory_mb=peak_memory_mb(fns[v], x)))
+                                 speedup=median(times[(variants[0], compiled)]) / latency,
+                                 peak_memory_mb=peak_memory_mb(fns[(v, compiled)], x)))
     return rows
 
 
