@@ -19,6 +19,7 @@ import torch
 
 import h2ot
 from h2ot.data.skeleton import H36M_BONE_NAMES, bone_lengths
+from h2ot.evaluate import load_checkpoint_model
 from h2ot.infer import Lifter, infer_video
 from h2ot.infer.track import consistent_sides
 
@@ -35,11 +36,12 @@ BONES = {0: (0.06, 0.22), 3: (0.06, 0.22), 1: (0.28, 0.60), 10: (0.08, 0.25), 11
 def load(spec: str) -> tuple[str, Lifter]:
     name, _, rest = spec.partition("=")
     path, _, pruning = rest.partition(":")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    kwargs = dict(ckpt["model_kwargs"], **({"pruning": pruning} if pruning else {}))
-    model = h2ot.create_model(ckpt["model_name"], **kwargs)
-    model.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
-    return f"{name} ({kwargs['pruning']})", Lifter(model.eval(), fps=50)
+    model = load_checkpoint_model(path)
+    if pruning:  # the same weights with another (parameter-free) token selection
+        trained = model
+        model = h2ot.create_model(trained.model_name, **dict(trained.model_kwargs, pruning=pruning))
+        model.load_state_dict(trained.state_dict())
+    return f"{name} ({model.model_kwargs['pruning']})", Lifter(model.eval(), fps=50)
 
 
 def main() -> None:

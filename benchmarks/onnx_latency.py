@@ -9,7 +9,6 @@ count) are timed interleaved; the table gives medians and the ratio.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
@@ -19,6 +18,11 @@ from h2ot.export import OnnxLifter, export_onnx
 from h2ot.models import create_model
 from h2ot.models.presets import PRESETS
 from h2ot.profile import example_input, median, time_models
+
+try:
+    from benchmarks.latency import publish
+except ImportError:  # run as a script
+    from latency import publish
 
 START, END = "<!-- onnx-table:start -->", "<!-- onnx-table:end -->"
 
@@ -46,8 +50,6 @@ def main() -> None:
             lines.append(f"| {model.describe()} | {eager:.1f} | {onnx:.1f} | {eager / onnx:.2f}× | "
                          f"{result['max_abs_diff']:.1e} |")
     table = "\n".join(lines)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or with -m
-    from latency import publish
     publish(table, args.readme, START, END)
 
 

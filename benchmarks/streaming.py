@@ -14,7 +14,6 @@ The model defaults to the shipped pretrained one.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -25,6 +24,11 @@ from h2ot import metrics
 from h2ot.evaluate import load_checkpoint_model, load_test_sequences, predict
 from h2ot.infer.lifting import lift_sequence
 from h2ot.stream import OnlineLifter
+
+try:
+    from benchmarks.latency import publish
+except ImportError:  # run as a script
+    from latency import publish
 
 START, END = "<!-- streaming-table:start -->", "<!-- streaming-table:end -->"
 
@@ -101,8 +105,6 @@ def main() -> None:
                      f"≤ {delay} ({delay / fps * 1000:.0f} ms) | {per_frame:.1f} / "
                      f"{np.percentile(runs, 95) if runs else 0.0:.0f} |")
     table = "\n".join(lines)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or with -m
-    from latency import publish
     publish(table, args.readme, START, END)
 
 

@@ -259,6 +259,23 @@ def cluster(x, keep, center=None, index=None):
     return index.sort(dim=-1).values
 
 
+def ref_recover(sd, x, f, h):
+    """HoT's attention recovery when the checkpoint has it: ``f`` zero-initialised queries (``x_token``)
+    cross-attend to the kept tokens ``[B, n, J, C]``; otherwise ``x`` unchanged."""
+    if "x_token" not in sd:
+        return x
+    b, n, j, _ = x.shape
+    kv = x.transpose(1, 2).reshape(b * j, n, -1)
+    q = sd["x_token"].expand(b * j, -1, -1)
+    return (q + cross_attn(sd, "cross_attention", q, kv, kv, h)).reshape(b, j, f, -1).transpose(1, 2)
+
+
+def ref_fuse(sd, p, a, c):
+    """The adaptive fusion of two streams (MotionBERT, MotionAGFormer): softmax weights from ``p``."""
+    alpha = lin(sd, p, torch.cat([a, c], dim=-1)).softmax(dim=-1)
+    return a * alpha[..., 0:1] + c * alpha[..., 1:2]
+
+
 def gather_frames(x, index):
     return x[torch.arange(x.shape[0])[:, None], index]
 
@@ -286,11 +303,7 @@ def ref_mixste(sd, x, h, layer_index=None, tokens=None, center_keep=False, head_
     if layer_index is None:
         index = None
     x = x.reshape(b, -1, j, x.shape[-1])
-    if "x_token" in sd:
-        n = x.shape[1]
-        kv = x.transpose(1, 2).reshape(b * j, n, -1)
-        q = sd["x_token"].expand(b * j, -1, -1)
-        x = (q + cross_attn(sd, "cross_attention", q, kv, kv, h)).reshape(b, j, f, -1).transpose(1, 2)
+    x = ref_recover(sd, x, f, h)
     out = lin(sd, "head.1", ln(sd, "head.0", x, head_eps))  # the authors: nn.LayerNorm(C), eps 1e-5
     if center_keep:
         pos = (index == (f - 1) // 2).nonzero()[:, 1] if index is not None else torch.full((b,), (f - 1) // 2)
@@ -317,14 +330,9 @@ def ref_motionbert(sd, x, h, layer_index=None, tokens=None, index=None):
             x = gather_frames(x, cluster(x.mean(dim=2), tokens, index=index)) + sd["pos_embed_token"][:, :, None, :]
         x_st = temporal(f"blocks_st.{i}", "_t", spatial(f"blocks_st.{i}", "_s", x))
         x_ts = spatial(f"blocks_ts.{i}", "_s", temporal(f"blocks_ts.{i}", "_t", x))
-        alpha = lin(sd, f"ts_attn.{i}", torch.cat([x_st, x_ts], dim=-1)).softmax(dim=-1)
-        x = x_st * alpha[..., 0:1] + x_ts * alpha[..., 1:2]
+        x = ref_fuse(sd, f"ts_attn.{i}", x_st, x_ts)
     x = ln(sd, "norm", x, 1e-6)
-    if "x_token" in sd:
-        n = x.shape[1]
-        kv = x.transpose(1, 2).reshape(b * j, n, -1)
-        q = sd["x_token"].expand(b * j, -1, -1)
-        x = (q + cross_attn(sd, "cross_attention", q, kv, kv, h)).reshape(b, j, f, -1).transpose(1, 2)
+    x = ref_recover(sd, x, f, h)
     return lin(sd, "head", torch.tanh(lin(sd, "pre_logits.fc", x)))
 
 
@@ -381,14 +389,9 @@ def ref_motionagformer(sd, x, h, neighbours=2, layer_index=None, tokens=None, in
         xg = block(p + ".graph_spatial", x, lambda y: ref_gcn(sd, p + ".graph_spatial.mixer", y, "spatial", neighbours))
         xg = block(p + ".graph_temporal", xg,
                    lambda y: ref_gcn(sd, p + ".graph_temporal.mixer", y, "temporal", neighbours))
-        alpha = lin(sd, p + ".fusion", torch.cat([xa, xg], dim=-1)).softmax(dim=-1)
-        x = xa * alpha[..., 0:1] + xg * alpha[..., 1:2]
+        x = ref_fuse(sd, p + ".fusion", xa, xg)
     x = ln(sd, "norm", x, 1e-5)
-    if "x_token" in sd:
-        n = x.shape[1]
-        kv = x.transpose(1, 2).reshape(b * j, n, -1)
-        q = sd["x_token"].expand(b * j, -1, -1)
-        x = (q + cross_attn(sd, "cross_attention", q, kv, kv, h)).reshape(b, j, f, -1).transpose(1, 2)
+    x = ref_recover(sd, x, f, h)
     return lin(sd, "head", torch.tanh(lin(sd, "rep_logit.fc", x)))
 
 
