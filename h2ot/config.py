@@ -46,6 +46,7 @@ class ModelConfig:
     schedule: Optional[str] = None       # "layer:tokens,..." e.g. "3:81" (HoT) or "1:121,3:81,5:27" (H2OT)
     pruning: Optional[str] = None        # cluster | attention | motion | sampler
     recovery: Optional[str] = None       # attention | interpolation
+    input_norm: Optional[str] = None     # window: the model normalises each window's 2D position and scale
     extra: dict = field(default_factory=dict)  # other backbone arguments, passed through
 
     # Sizes that only some backbones take; they are passed only when the backbone accepts them.
@@ -63,7 +64,7 @@ class ModelConfig:
         size = {k: getattr(self, k) for k in self._SIZE_KEYS if k in params}
         size.update(self.extra)
         return dict(pruning=self.pruning, recovery=self.recovery, schedule=self.schedule,
-                    pipeline=self.pipeline, **size)
+                    pipeline=self.pipeline, input_norm=self.input_norm, **size)
 
 
 @dataclass
@@ -78,11 +79,18 @@ class DataConfig:
     test_subjects: Optional[list] = None        # default: metadata["subjects_test"], else S9 S11
     cameras: Optional[list] = None              # keep only these camera indices (default: all)
     stride: Optional[int] = None                # training window stride (default: frames // 3)
+    stride_by_prefix: dict = field(default_factory=dict)  # with virtual_views: another stride for the
+                                                # subjects whose name starts so, e.g. {R: 243} (ReActIdle)
     flip_augment: bool = True
     pad_short: bool = True                      # edge-pad training sequences shorter than a window
     scale_augment: float = 0.0                  # random 2D scale about the root per clip: x (1 +- this), uniform
     shift_augment: float = 0.0                  # random 2D shift per clip, +- this (normalised units)
     num_workers: int = 0
+    virtual_views: bool = False                 # train on positions_3d seen by a fresh random camera per window
+    view_noise: bool = True                     # with virtual_views: the detector-noise model on the 2D
+    bone_jitter: Optional[float] = None         # with virtual_views: a random person per window around the
+                                                # Human3.6M bone lengths (size 1 +- this); None keeps the data's
+    free_only: bool = False                     # refuse training files built from non-commercial sources
 
 
 @dataclass
@@ -164,6 +172,7 @@ CHOICES = {
     "optim.amp": ("none", "bf16", "fp16"),
     "optim.recipe": (None, *RECIPES),
     "model.pipeline": (None, "seq2seq", "seq2frame"),
+    "model.input_norm": (None, "window"),
 }
 
 

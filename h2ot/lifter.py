@@ -19,10 +19,37 @@ if TYPE_CHECKING:
     from h2ot.models.base import Backbone
 
 PIPELINES = ("seq2seq", "seq2frame")
+INPUT_NORMS = (None, "window")
+
+#: per-frame RMS distance of the joints from their centroid that a window is scaled to: a person 0.78
+#: units tall (40 % of a 1000-px-wide frame under ``normalize_screen``, as the Human3.6M-like training
+#: views) has about this radius, so models trained without the normalisation fine-tune smoothly.
+WINDOW_RADIUS = 0.23
+
+
+def normalize_window(x: torch.Tensor) -> torch.Tensor:
+    """Make 2D keypoints ``[B, F, J, C]`` independent of where the person is and how big they appear.
+
+    Per window (sample): subtract the mean of the per-frame joint centroids and divide by the mean of
+    the per-frame RMS joint radius, then scale to :data:`WINDOW_RADIUS`. Channels after x, y (a
+    confidence) are kept. A translation or uniform scaling of the window's 2D (another framing, image
+    size or person size in the frame) gives the same output up to rounding; it commutes with the
+    horizontal flip of the flip test-time augmentation.
+    """
+    xy = x[..., :2]
+    per_frame = xy.mean(dim=2, keepdim=True)                                      # [B, F, 1, 2]
+    radius = (xy - per_frame).square().sum(dim=-1).mean(dim=-1).sqrt()           # [B, F]
+    scale = radius.mean(dim=1).clamp_min(1e-6)[:, None, None, None] / WINDOW_RADIUS
+    xy = (xy - per_frame.mean(dim=1, keepdim=True)) / scale
+    return torch.cat([xy, x[..., 2:]], dim=-1) if x.shape[-1] > 2 else xy
 
 
 class PoseLifter(nn.Module):
     """Lift 2D keypoint clips ``[B, F, J, Cin]`` to root-relative 3D poses in metres.
+
+    ``input_norm="window"``: the model normalises each input window itself (:func:`normalize_window`), so
+    its output does not depend on the framing; every caller (training, evaluation, ``Lifter``, the stream,
+    the ONNX export) gets this by calling the model. None: the input is used as given.
 
     Output: ``[B, F, J, 3]`` for seq2seq; ``[B, 1, J, 3]`` (the centre frame ``(F-1)//2``) for seq2frame.
     ``forward(x, return_kept=True)`` returns a pair instead: for seq2seq the full output and the original
@@ -31,10 +58,13 @@ class PoseLifter(nn.Module):
     """
 
     def __init__(self, backbone: Backbone, schedule=None, pruning: str | None = None,
-                 recovery: str | None = None, pipeline: str = "seq2seq"):
+                 recovery: str | None = None, pipeline: str = "seq2seq", input_norm: str | None = None):
         super().__init__()
         if pipeline not in PIPELINES:
             raise ValueError(f"pipeline must be one of {PIPELINES}, found {pipeline!r}")
+        if input_norm not in INPUT_NORMS:
+            raise ValueError(f"input_norm must be one of {INPUT_NORMS}, found {input_norm!r}")
+        self.input_norm = input_norm
         self.backbone = backbone
         self.pipeline = pipeline
         self.schedule = validate_schedule(parse_schedule(schedule), backbone.depth, backbone.frames)
@@ -94,6 +124,8 @@ class PoseLifter(nn.Module):
     def forward(self, x: torch.Tensor, return_kept: bool = False):
         if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
             self.check_input(x)
+        if self.input_norm == "window":
+            x = normalize_window(x)
         b, f = x.shape[:2]
         frames = torch.arange(f, device=x.device).expand(b, f)  # original frame index of every current token
         centre = None  # seq2frame: current position of the centre frame, which every stage keeps

@@ -206,16 +206,27 @@ def _keep_cameras(sequences, cameras):
 
 
 def load_sequences(cfg: TrainConfig):
-    """Training and test :class:`~h2ot.data.Sequence` lists from the config's files and subjects."""
+    """Training and test data from the config's files and subjects: lists of :class:`~h2ot.data.Sequence`,
+    or, with ``data.virtual_views``, world clips ``[T, 17, 3]`` for training."""
     from h2ot.data.h36m import SUBJECTS_TEST, SUBJECTS_TRAIN
     from h2ot.data.sequences import load_vp3d
     from h2ot.evaluate import load_test_sequences
 
+    from h2ot.data.views import load_world_clips
+
     train = []
     for path in cfg.data.train:
-        subjects = cfg.data.train_subjects or _metadata(path).get("subjects_train") or list(SUBJECTS_TRAIN)
-        train += load_vp3d(path, cfg.data.data_2d, subjects=subjects)
-    train = _keep_cameras(train, cfg.data.cameras)
+        meta = _metadata(path)
+        if cfg.data.free_only and meta.get("noncommercial"):
+            raise ConfigError(f"data.train: {path} was built from a non-commercial source "
+                              f"({meta.get('licences')}); data.free_only refuses it")
+        subjects = cfg.data.train_subjects or meta.get("subjects_train") or list(SUBJECTS_TRAIN)
+        if cfg.data.virtual_views:  # world clips; views are drawn per window
+            train += load_world_clips(path, subjects)
+        else:
+            train += load_vp3d(path, cfg.data.data_2d, subjects=subjects)
+    if not cfg.data.virtual_views:
+        train = _keep_cameras(train, cfg.data.cameras)
     test_path = cfg.data.test or cfg.data.train[0]
     test_2d = cfg.data.test_2d if cfg.data.test else (cfg.data.test_2d or cfg.data.data_2d)
     subjects = cfg.data.test_subjects
@@ -334,8 +345,8 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
                           "or choose another output folder (out=...)")
     elif cfg.init:  # fine-tuning; a resumed run has its own weights
         from h2ot.pretrained import load_weights
-        # token selection has no parameters: a fine-tune may switch the pruning strategy
-        load_weights(model, cfg.init, ignore=("pruning",))
+        # token selection and input normalisation have no parameters: a fine-tune may switch them
+        load_weights(model, cfg.init, ignore=("pruning", "input_norm"))
     amp = cfg.optim.amp
     if amp != "none" and device.type != "cuda":
         warnings.warn(f"optim.amp={amp!r} needs CUDA; training in float32 on {device}")
@@ -350,9 +361,18 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
     frames = model.frames
     stride = cfg.data.stride or max(frames // 3, 1)
     try:
-        windows = PoseWindows(train_seqs, frames, "seq2seq", train=True, stride=stride,
-                              flip_augment=cfg.data.flip_augment, in_channels=model.in_channels,
-                              pad_short=cfg.data.pad_short)
+        if cfg.data.virtual_views:
+            from h2ot.data.views import VirtualViewWindows
+            strides = [next((int(v) for k, v in cfg.data.stride_by_prefix.items() if subject.startswith(k)), stride)
+                       for subject, _ in train_seqs]
+            windows = VirtualViewWindows([clip for _, clip in train_seqs], frames, strides,
+                                         in_channels=model.in_channels,
+                                         flip_augment=cfg.data.flip_augment, noise=cfg.data.view_noise,
+                                         bone_jitter=cfg.data.bone_jitter)
+        else:
+            windows = PoseWindows(train_seqs, frames, "seq2seq", train=True, stride=stride,
+                                  flip_augment=cfg.data.flip_augment, in_channels=model.in_channels,
+                                  pad_short=cfg.data.pad_short)
     except ValueError as err:
         raise ConfigError(f"data: {err}") from None
     sampler = DistributedSampler(windows, num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=cfg.seed)

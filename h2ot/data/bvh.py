@@ -10,6 +10,7 @@ Positions come out in the file's units and axes (BVH is Y-up); :mod:`h2ot.data.m
 """
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,11 +98,15 @@ def _axis_rotation(axis: int, angles: np.ndarray) -> np.ndarray:
 
 
 def read_bvh(path) -> BVH:
-    """Parse a BVH file. Raises ``ValueError`` naming the file for malformed or truncated input."""
+    """Parse a BVH file (``.bvh`` or gzip-compressed ``.bvh.gz``). Raises ``ValueError`` naming the file for malformed or truncated input."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"BVH file not found: {path}")
-    text = path.read_text(errors="replace")
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError) as err:  # a corrupt or truncated .gz
+        raise ValueError(f"{path}: cannot decompress ({err})") from None
+    text = raw.decode("utf-8", errors="replace")
     head, sep, motion_text = text.partition("MOTION")
     if not sep:
         raise ValueError(f"{path}: no MOTION section; the file is not a BVH or is truncated")

@@ -9,12 +9,18 @@ import numpy as np
 
 
 def _cameras_arg(value: str):
-    if value == "h36m":
+    if value == "h36m" or value == "wide":
+        return value
+    if value.startswith("wide:"):
+        count = value.partition(":")[2]
+        if not count.isdigit() or int(count) < 1:
+            raise argparse.ArgumentTypeError(f"--cameras wide:N needs a positive integer N, got {value!r}")
         return value
     try:
         n = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--cameras must be 'h36m' or a positive integer, got {value!r}")
+        raise argparse.ArgumentTypeError(f"--cameras must be 'h36m', 'wide[:N]' or a positive integer, "
+                                         f"got {value!r}")
     if n < 1:
         raise argparse.ArgumentTypeError(f"--cameras must be positive, got {n}")
     return n
@@ -26,7 +32,8 @@ def run_mocap(args) -> int:
     try:
         summary = build_mocap_dataset(args.src, args.out, fps=args.fps, cameras=args.cameras,
                                       noise=args.noise, seed=args.seed, bones=args.bones,
-                                      bone_jitter=args.bone_jitter)
+                                      bone_jitter=args.bone_jitter, joints=args.joints,
+                                      train_2d=args.train_2d, free_only=args.free_only)
     except (ValueError, FileNotFoundError) as err:
         print(f"h2ot data mocap: error: {err}", file=sys.stderr)
         return 2
@@ -38,6 +45,10 @@ def run_mocap(args) -> int:
           f"(train {frames['train']} in {','.join(meta['subjects_train']) or '-'}; "
           f"test {frames['test']} in {','.join(meta['subjects_test']) or '-'}); "
           f"2D noise {'on' if args.noise else 'off'}")
+    for folder, licence in meta["licences"].items():
+        note = " (CC BY-NC and the like: anything trained on it is for non-commercial use only)" \
+            if licence == "non-commercial" else ""
+        print(f"source {folder}: licence {licence}{note}")
     if args.stats:
         print()
         print(format_bone_stats(summary["bone_stats"]))
@@ -71,11 +82,15 @@ def register(subparsers) -> argparse.ArgumentParser:
     m = sub.add_parser("mocap", help="BVH motion capture → 2D/3D npz (VideoPose3D layout)",
                        description="Convert a folder of BVH clips to Human3.6M-17 3D poses, render "
                                    "2D with virtual cameras, write a VideoPose3D-layout npz.")
-    m.add_argument("--src", required=True, help="folder of .bvh files (SS_CC.bvh = subject SS)")
+    m.add_argument("--src", required=True, action="append",
+                   help="folder of .bvh / .bvh.gz files, searched recursively; repeat for several sources "
+                        "(CMU, Bandai Namco, ReActIdle or any rig a preset or mapping reads)")
     m.add_argument("--out", required=True, help="output .npz")
     m.add_argument("--fps", type=float, default=50.0, help="target frame rate (default 50)")
     m.add_argument("--cameras", type=_cameras_arg, default="h36m",
-                   help="'h36m' (4 fixed Human3.6M-like views, default) or N random cameras per subject")
+                   help="'h36m' (4 fixed Human3.6M-like views, default), N random Human3.6M-like cameras "
+                        "per subject, or 'wide[:N]' (N cameras per clip like real videos: phones to lab "
+                        "cameras, portrait and landscape; default N 2)")
     m.add_argument("--noise", action=argparse.BooleanOptionalAction, default=True,
                    help="detector-like 2D noise with confidences (default on)")
     m.add_argument("--seed", type=int, default=0)
@@ -84,6 +99,14 @@ def register(subparsers) -> argparse.ArgumentParser:
     m.add_argument("--bone-jitter", type=float, default=0.0, metavar="J",
                    help="with --bones h36m: each clip a random person, overall size 1±J and each "
                         "bone 1±J/2 (default 0)")
+    m.add_argument("--joints", choices=("rig", "detector"), default="rig",
+                   help="pelvis, spine and thorax: as the rig places them (default) or derived from the "
+                        "hips and shoulders as from a detector's keypoints")
+    m.add_argument("--train-2d", action=argparse.BooleanOptionalAction, default=True,
+                   help="render 2D for the training subjects too (default); --no-train-2d renders only the "
+                        "test subjects (train with data.virtual_views)")
+    m.add_argument("--free-only", action="store_true",
+                   help="refuse sources whose licence is non-commercial (data for a model free for any use)")
     m.add_argument("--stats", action=argparse.BooleanOptionalAction, default=True,
                    help="print bone-length statistics vs Human3.6M (default on)")
     m.set_defaults(func=run_mocap)

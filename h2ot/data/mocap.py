@@ -18,6 +18,7 @@ optionally through a detector-like noise model (:func:`add_detector_noise`), and
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,7 +27,8 @@ import numpy as np
 
 from .bvh import BVH, read_bvh
 from .camera import Camera, look_at, matrix_to_quaternion
-from .skeleton import H36M_BONES, H36M_JOINT_NAMES, H36M_LEFT, H36M_RIGHT, bone_lengths, set_bone_lengths
+from .skeleton import (H36M_BONES, H36M_JOINT_NAMES, H36M_LEFT, H36M_RIGHT, bone_lengths, derive_torso,
+                       set_bone_lengths)
 
 # ----------------------------------------------------------------------------------------------
 # Joint mappings
@@ -58,6 +60,27 @@ MAPPING_PRESETS: dict[str, dict] = {
         "head": {"Head": 2.0, "Neck1": -1.0},
         "l_shoulder": "LeftArm", "l_elbow": "LeftForeArm", "l_wrist": "LeftHand",
         "r_shoulder": "RightArm", "r_elbow": "RightForeArm", "r_wrist": "RightHand",
+    },
+    # Bandai Namco Research Motion Datasets 1 and 2 (centimetres). "Neck" is the base of the neck and
+    # "Head" the base of the head (its end site has zero length), 6.5 cm above it: the nose and the head
+    # top are placed along that direction at the Human3.6M distances above the thorax (121 and 236 mm).
+    "bandai": {
+        "pelvis": "Hips", "r_hip": "UpperLeg_R", "r_knee": "LowerLeg_R", "r_ankle": "Foot_R",
+        "l_hip": "UpperLeg_L", "l_knee": "LowerLeg_L", "l_ankle": "Foot_L",
+        "spine": "Spine", "thorax": "Neck",
+        "neck": {"Neck": -0.87, "Head": 1.87}, "head": {"Neck": -2.65, "Head": 3.65},
+        "l_shoulder": "UpperArm_L", "l_elbow": "LowerArm_L", "l_wrist": "Hand_L",
+        "r_shoulder": "UpperArm_R", "r_elbow": "LowerArm_R", "r_wrist": "Hand_R",
+    },
+    # ReActIdle (metres). No hand joints: the wrists are the forearms' end sites. "face" sits 17.6 cm
+    # above the neck base; nose and head top along neck -> face at the Human3.6M distances.
+    "reactidle": {
+        "pelvis": "pelvis", "r_hip": "thigh.R", "r_knee": "shin.R", "r_ankle": "foot.R",
+        "l_hip": "thigh.L", "l_knee": "shin.L", "l_ankle": "foot.L",
+        "spine": "spine.001", "thorax": "neck",
+        "neck": {"neck": 0.31, "face": 0.69}, "head": {"neck": -0.34, "face": 1.34},
+        "l_shoulder": "upper_arm.L", "l_elbow": "forearm.L", "l_wrist": "forearm.L_end",
+        "r_shoulder": "upper_arm.R", "r_elbow": "forearm.R", "r_wrist": "forearm.R_end",
     },
     # CMU's native ASF names (lower case; e.g. the 16_xx clips of the Daz folder).
     "asf": {
@@ -123,10 +146,12 @@ _TYPICAL_REST_SIZE_M = 1.5  # the largest extent of a rest pose (height or arm s
 
 
 def detect_units(bvh: BVH) -> str:
-    """Guess the length unit from the rest pose: the unit that makes its largest extent closest
+    """Guess the length unit from the rest pose (the first frame when every joint carries position
+    channels and the rest pose collapses to a point): the unit that makes its largest extent closest
     (in ratio) to 1.5 m. Candidates: :data:`UNITS`."""
-    rest = bvh.forward_kinematics(rest=True)[0]
-    size = float(np.ptp(rest, axis=0).max())
+    size = float(np.ptp(bvh.forward_kinematics(rest=True)[0], axis=0).max())
+    if size <= 0 and bvh.num_frames:  # every joint has position channels (Bandai): use the first frame
+        size = float(np.ptp(bvh.forward_kinematics(slice(0, 1))[0], axis=0).max())
     if size <= 0:
         raise ValueError(f"{bvh.path}: the rest pose has zero size; cannot detect units")
     return min(UNITS, key=lambda u: abs(np.log(size * UNITS[u] / _TYPICAL_REST_SIZE_M)))
@@ -220,7 +245,8 @@ def load_bvh_h36m(path, mapping: str | dict | None = None, units: str | float = 
     ``mapping``: a preset name, a mapping dict (see :data:`MAPPING_PRESETS`) or None to detect the
     preset from the joint names. ``units``: "auto", a key of :data:`UNITS` or metres per unit.
     ``drop_tpose``: "auto" (detect), True (drop frame 0 and the blend) or False.
-    ``subject``: defaults to ``"S" + the part of the file name before "_"`` (CMU naming SS_CC).
+    ``subject``: defaults to the person the file name names, by the preset's :class:`Source` (CMU
+    ``SS_CC.bvh`` → ``"S" + SS``).
     """
     path = Path(path)
     bvh = read_bvh(path)
@@ -256,8 +282,9 @@ def load_bvh_h36m(path, mapping: str | dict | None = None, units: str | float = 
 
     h36m = np.einsum("kj,tjc->tkc", weights, positions) * scale @ _Y_UP_TO_Z_UP.T
     h36m = align_floor(resample(h36m, bvh.fps, fps))
-    subject = subject or "S" + path.stem.split("_")[0]
-    return MocapClip(path.stem, subject, h36m.astype(np.float32), fps, preset,
+    name = path.name.removesuffix(".gz").removesuffix(".bvh")
+    subject = subject or _source_person(preset, name)[2]
+    return MocapClip(name, subject, h36m.astype(np.float32), fps, preset,
                      units if isinstance(units, str) else f"{scale} m", dropped)
 
 
@@ -365,11 +392,6 @@ def add_detector_noise(pixels: np.ndarray, rng: np.random.Generator, jitter: flo
 # The CMU benchmark: split, dataset builder, bone statistics
 # ----------------------------------------------------------------------------------------------
 
-#: Fixed subject split of the CMU clips in ../shared/data/cmu/daz (about 20 % of frames in test:
-#: walk/run/jump (02), runs (09), soccer (10), walk + tai chi (12)).
-CMU_TEST_SUBJECTS = ("S02", "S09", "S10", "S12")
-CMU_TRAIN_SUBJECTS = ("S03", "S05", "S06", "S07", "S08", "S13", "S14", "S16")
-
 #: Typical Human3.6M bone lengths in mm (../shared/data/README.md), by bone
 H36M_REFERENCE_MM = {
     "pelvis->hip": 133, "thigh": 442, "shin": 454, "pelvis->spine": 233, "spine->thorax": 257,
@@ -434,78 +456,207 @@ def retarget_clip(clip: "MocapClip", lengths: np.ndarray) -> "MocapClip":
     return replace(clip, positions=align_floor(set_bone_lengths(clip.positions, lengths)).astype(np.float32))
 
 
+# ----------------------------------------------------------------------------------------------
+# Sources: people, held-out split, licence
+# ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Source:
+    """A motion-capture collection: how its file names name a person, and what is held out for testing.
+
+    ``person``: a regular expression on the file stem whose group 1 is the person (or, where a collection
+    does not say who performed a clip, the part it does say); subjects are ``prefix + person``.
+    ``test_people``: people held out whole. ``test_every``: also hold out every N-th clip (by sorted file
+    name) of the others, as the subject ``prefix + person + "-test"``; 0 = none.
+    """
+
+    name: str
+    person: str
+    prefix: str
+    test_people: tuple[str, ...] = ()
+    test_every: int = 0
+
+
+#: The sources this project knows, by the rig preset that reads them (:data:`MAPPING_PRESETS`).
+SOURCES = {
+    # CMU: SS_CC.bvh = subject SS; test: walk/run/jump (02), runs (09), soccer (10), walk + tai chi (12)
+    "cmu": Source("cmu", r"^(\d+)_", "S", test_people=("02", "09", "10", "12")),
+    # ReActIdle: NNN_acted / NNN_genuine = person NNN; two people held out (both their clips)
+    "reactidle": Source("reactidle", r"^(\d+)_", "R", test_people=("002", "010")),
+    # Bandai Namco: the files do not say which of the three actors performed; whole clips are held
+    # out instead: every 10th of each dataset
+    "bandai": Source("bandai", r"^dataset-(\d+)_", "B", test_every=10),
+    "custom": Source("custom", r"^([^_]+)", "S"),
+}
+SOURCE_OF_PRESET = {"daz": "cmu", "motionbuilder": "cmu", "asf": "cmu", "bandai": "bandai",
+                    "reactidle": "reactidle", "custom": "custom"}
+
+#: Fixed subject split of the CMU clips in ../shared/data/cmu/daz (about 20 % of frames in test).
+CMU_TEST_SUBJECTS = tuple(SOURCES["cmu"].prefix + p for p in SOURCES["cmu"].test_people)
+CMU_TRAIN_SUBJECTS = ("S03", "S05", "S06", "S07", "S08", "S13", "S14", "S16")
+
+_NONCOMMERCIAL = ("noncommercial", "non-commercial", "by-nc")
+
+
+def folder_licence(folder) -> str:
+    """The licence of a data folder, from the first ``LICENSE*``/``LICENCE*``/``COPYING*`` file in it or
+    in its two parents: ``"non-commercial"`` (Creative Commons NC and the like), ``"open"`` (another
+    licence file) or ``"unstated"`` (none found)."""
+    folder = Path(folder).resolve()
+    for where in (folder, *list(folder.parents)[:2]):
+        for candidate in sorted(where.glob("*")):
+            if candidate.is_file() and candidate.name.upper().startswith(("LICENSE", "LICENCE", "COPYING")):
+                text = candidate.read_text(errors="replace")[:4000].lower()
+                return "non-commercial" if any(k in text for k in _NONCOMMERCIAL) else "open"
+    return "unstated"
+
+
+def bvh_files(folder) -> list[Path]:
+    """Every ``*.bvh`` and ``*.bvh.gz`` under ``folder`` (recursively), sorted."""
+    folder = Path(folder)
+    return sorted(p for p in folder.rglob("*") if p.name.endswith((".bvh", ".bvh.gz")))
+
+
+def clip_subjects(clips: list["MocapClip"], test_subjects=None) -> tuple[list[str], set[str]]:
+    """The subject of every clip and the set of test subjects, by each clip's :class:`Source` (from its
+    preset) — or, when ``test_subjects`` is given, exactly those subjects are the test split."""
+    subjects, test = [], set()
+    seen: dict[str, int] = {}
+    for clip in clips:
+        source, person, subject = _source_person(clip.preset, clip.name)
+        if test_subjects is None:
+            if person in source.test_people:
+                test.add(subject)
+            elif source.test_every:
+                seen[subject] = seen.get(subject, 0) + 1
+                if seen[subject] % source.test_every == 0:
+                    subject += "-test"
+                    test.add(subject)
+        subjects.append(subject)
+    if test_subjects is not None:
+        test = set(test_subjects)
+    return subjects, test
+
+
+def _source_person(preset: str, name: str) -> tuple[Source, str, str]:
+    """The source of a clip read with ``preset``, its person and subject, from the clip ``name``."""
+    source = SOURCES[SOURCE_OF_PRESET.get(preset, "custom")]
+    match = re.match(source.person, name)
+    person = match.group(1) if match else name
+    return source, person, source.prefix + person
+
+
 def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m",
                         noise: bool = True, seed: int = 0, mapping=None,
-                        test_subjects=CMU_TEST_SUBJECTS, bones: str = "recorded",
-                        bone_jitter: float = 0.0) -> dict:
-    """Convert every ``*.bvh`` in ``src`` and write a VideoPose3D-layout npz to ``out``.
+                        test_subjects=None, bones: str = "recorded",
+                        bone_jitter: float = 0.0, joints: str = "rig", train_2d: bool = True,
+                        free_only: bool = False) -> dict:
+    """Convert every ``*.bvh`` / ``*.bvh.gz`` under ``src`` (a folder or a list of folders, one per
+    source) and write a VideoPose3D-layout npz to ``out``.
 
     The npz holds ``positions_3d[subject][clip]`` ``[T, 17, 3]`` world metres,
     ``positions_2d[subject][clip]`` a list (one per camera) of ``[T, 17, 2]`` pixels (or
     ``[T, 17, 3]`` with a confidence when ``noise``), ``metadata`` (layout, joint symmetry, fps,
-    split) and ``cameras[subject]`` (a list of camera dicts, translation in metres).
-    ``cameras``: "h36m" (four fixed Human3.6M-like views) or an int (that many random cameras per
-    subject, seeded). ``bones``: "recorded" (the rig's own bone lengths) or "h36m" (every clip
-    retargeted to the Human3.6M reference lengths, :func:`h36m_bone_lengths`; with ``bone_jitter``
-    > 0 each clip becomes a different random person around them). Returns a summary dict (clips,
+    split, sources and their licences) and ``cameras[subject]`` (a list of camera dicts, translation in
+    metres; for ``cameras="wide"`` a dict ``{clip: [camera dicts]}``, the cameras being drawn per clip).
+    ``cameras``: "h36m" (four fixed Human3.6M-like views), an int (that many random Human3.6M-like cameras
+    per subject, seeded) or ``"wide"`` / ``"wide:N"`` (N, default 2, cameras per clip from
+    :class:`h2ot.data.views.ViewRange`: phones to lab cameras, portrait and landscape).
+    Subjects and the held-out split come from each clip's :class:`Source`; ``test_subjects`` overrides
+    the split. ``bones``: "recorded" (the rig's own bone lengths) or "h36m" (every clip retargeted to
+    the Human3.6M reference lengths, :func:`h36m_bone_lengths`; with ``bone_jitter`` > 0 each clip a
+    random person around them). ``joints="detector"`` re-derives the pelvis, spine and thorax from the
+    hips and shoulders as from a detector's keypoints (:func:`h2ot.data.skeleton.derive_torso`).
+    ``train_2d=False`` renders 2D for the test subjects only (training then draws views on the fly).
+    ``free_only``: refuse any source whose licence is non-commercial. Returns a summary dict (clips,
     frames per split, bone stats).
     """
+    from .views import ViewRange, render_view, sample_view
+
     if bones not in ("recorded", "h36m"):
         raise ValueError(f"bones must be 'recorded' or 'h36m', got {bones!r}")
+    if joints not in ("rig", "detector"):
+        raise ValueError(f"joints must be 'rig' or 'detector', got {joints!r}")
     if not 0 <= bone_jitter < 0.5:
         raise ValueError(f"bone_jitter must be in [0, 0.5), got {bone_jitter}")
-    src = Path(src)
-    if not src.is_dir():
-        raise FileNotFoundError(f"mocap source folder not found: {src}")
-    files = sorted(src.glob("*.bvh"))
-    if not files:
-        raise FileNotFoundError(f"no .bvh files in {src}")
+    wide = isinstance(cameras, str) and cameras.startswith("wide")
+    views_per_clip = int(cameras.partition(":")[2] or 2) if wide else 0
+    folders = [Path(f) for f in ([src] if isinstance(src, (str, Path)) else src)]
+    files, licences = [], {}
+    for folder in folders:
+        if not folder.is_dir():
+            raise FileNotFoundError(f"mocap source folder not found: {folder}")
+        found = bvh_files(folder)
+        if not found:
+            raise FileNotFoundError(f"no .bvh or .bvh.gz files in {folder}")
+        licences[str(folder)] = folder_licence(folder)
+        if free_only and licences[str(folder)] == "non-commercial":
+            raise ValueError(f"{folder}: its licence is non-commercial, and a dataset for a model free for any "
+                             "use may not include it (drop this source or build without --free-only)")
+        files += found
     rng = np.random.default_rng(seed)
     clips = [load_bvh_h36m(f, mapping=mapping, fps=fps) for f in files]
     if bones == "h36m":
         clips = [retarget_clip(c, h36m_bone_lengths(rng, bone_jitter)) for c in clips]
+    if joints == "detector":
+        clips = [replace(c, positions=derive_torso(c.positions).astype(np.float32)) for c in clips]
+    subjects, test = clip_subjects(clips, test_subjects)
 
     by_subject: dict[str, list[MocapClip]] = {}
-    for clip in clips:
-        by_subject.setdefault(clip.subject, []).append(clip)
+    for clip, subject in zip(clips, subjects):
+        by_subject.setdefault(subject, []).append(replace(clip, subject=subject))
 
     positions_3d, positions_2d, camera_dicts = {}, {}, {}
     for subject, subject_clips in sorted(by_subject.items()):
+        positions_3d[subject] = {c.name: c.positions for c in subject_clips}
+        if not (train_2d or subject in test):
+            continue
         roots = np.concatenate([c.positions[:, 0, :2] for c in subject_clips])
         centre = roots.mean(axis=0)
         radius = float(np.linalg.norm(roots - centre, axis=1).max())
-        if cameras == "h36m":
-            cams = h36m_like_cameras(centre, radius)
+        if wide:
+            cams = {c.name: [sample_view(rng, c.positions, ViewRange(), f"wide{i}") for i in range(views_per_clip)]
+                    for c in subject_clips}
+            camera_dicts[subject] = {name: [c.to_dict() for c in cs] for name, cs in cams.items()}
         else:
-            cams = random_cameras(int(cameras), rng, centre, radius)
-        camera_dicts[subject] = [c.to_dict() for c in cams]
-        positions_3d[subject], positions_2d[subject] = {}, {}
+            shared = (h36m_like_cameras(centre, radius) if cameras == "h36m"
+                      else random_cameras(int(cameras), rng, centre, radius))
+            cams = {c.name: shared for c in subject_clips}
+            camera_dicts[subject] = [c.to_dict() for c in shared]
+        positions_2d[subject] = {}
         for clip in subject_clips:
-            positions_3d[subject][clip.name] = clip.positions
             views = []
-            for cam in cams:
-                pix = render_2d(clip.positions, cam)
-                if noise:
-                    pix = add_detector_noise(pix, rng)
+            for cam in cams[clip.name]:
+                if wide:  # pixels through the ideal pinhole, torso from the projected hips and shoulders
+                    kp, _ = render_view(clip.positions, cam, rng, noise)
+                    pix = cam.denormalize(kp[..., :2])
+                    pix = np.concatenate([pix, kp[..., 2:]], axis=-1) if noise else pix
+                else:
+                    pix = render_2d(clip.positions, cam)
+                    if noise:
+                        pix = add_detector_noise(pix, rng)
                 views.append(pix.astype(np.float32))
             positions_2d[subject][clip.name] = views
 
     frames = {"train": 0, "test": 0}
-    for clip in clips:
-        frames["test" if clip.subject in test_subjects else "train"] += clip.positions.shape[0]
+    for clip, subject in zip(clips, subjects):
+        frames["test" if subject in test else "train"] += clip.positions.shape[0]
+    sources = sorted({SOURCE_OF_PRESET.get(c.preset, "custom") for c in clips})
     metadata = {
         "layout_name": "h36m", "num_joints": 17,
         "keypoints_symmetry": [list(H36M_LEFT), list(H36M_RIGHT)],
-        "fps": float(fps), "source": str(src), "noise": bool(noise), "cameras": str(cameras),
-        "seed": int(seed), "bones": bones, "bone_jitter": float(bone_jitter),
-        "subjects_test": [s for s in sorted(by_subject) if s in test_subjects],
-        "subjects_train": [s for s in sorted(by_subject) if s not in test_subjects],
-        "presets": sorted({c.preset for c in clips}),
+        "fps": float(fps), "source": ",".join(str(f) for f in folders), "noise": bool(noise),
+        "cameras": str(cameras), "seed": int(seed), "bones": bones, "bone_jitter": float(bone_jitter),
+        "joints": joints, "train_2d": bool(train_2d),
+        "subjects_test": [s for s in sorted(by_subject) if s in test],
+        "subjects_train": [s for s in sorted(by_subject) if s not in test],
+        "presets": sorted({c.preset for c in clips}), "sources": sources, "licences": licences,
+        "noncommercial": any(v == "non-commercial" for v in licences.values()),
     }
     save_npz_atomic(out, positions_3d=positions_3d, positions_2d=positions_2d,
                     metadata=metadata, cameras=camera_dicts)
     return {"clips": len(clips), "subjects": len(by_subject), "frames": frames,
-            "cameras_per_subject": len(next(iter(camera_dicts.values()))),
+            "cameras_per_subject": views_per_clip or len(next(iter(camera_dicts.values()))),
             "dropped_leading_frames": sum(c.dropped for c in clips),
             "bone_stats": bone_stats([c.positions for c in clips]), "metadata": metadata}
 

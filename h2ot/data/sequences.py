@@ -27,7 +27,9 @@ from .h36m import action_group, h36m_cameras, reduce_32_to_17
 class Sequence:
     """One video. ``keypoints``: ``[T, 17, 2|3]`` normalised screen coordinates (+ confidence);
     ``positions``: ``[T, 17, 3]`` camera frame, metres (absolute, or root-relative where the source
-    gives only that); ``valid``: ``[T]`` bool, frames to score (None = all)."""
+    gives only that); ``valid``: ``[T]`` bool, frames to score (None = all); ``joints``: the
+    Human3.6M-17 indices to score (None = all 17), for datasets that lack some joints (HumanEva-I:
+    no spine, no neck/nose); it must include the root, 0."""
 
     subject: str
     action: str
@@ -37,6 +39,7 @@ class Sequence:
     valid: np.ndarray | None = None
     group: str = ""
     fps: float = 50.0
+    joints: tuple[int, ...] | None = None
 
     def __post_init__(self):
         if not self.group:
@@ -49,6 +52,11 @@ class Sequence:
                              f"got {self.positions.shape}")
         if self.valid is not None and self.valid.shape != (len(self.keypoints),):
             raise ValueError(f"{name}: valid must be [T], got {self.valid.shape}")
+        if self.joints is not None:
+            self.joints = tuple(sorted({int(j) for j in self.joints}))
+            if self.joints[0] != 0 or self.joints[-1] > 16:
+                raise ValueError(f"{name}: joints must be Human3.6M-17 indices (0-16) including the "
+                                 f"root 0, got {self.joints}")
 
     @property
     def name(self) -> str:
@@ -91,7 +99,8 @@ def load_vp3d(path_3d, path_2d=None, subjects=None, require_3d: bool = True) -> 
     mocap files, ``positions_2d``, ``metadata`` and ``cameras``). ``path_2d``: npz with
     ``positions_2d[subject][action]`` = list per camera of ``[T, 17, 2|3]`` pixels; defaults to the
     2D stored in ``path_3d``. ``subjects``: keep only these. Cameras come from the file's
-    ``cameras`` key when present, else the published Human3.6M calibration. 3D is trimmed to the
+    ``cameras`` key when present (a list per subject, or ``{clip: list}`` where each clip has its own),
+    else the published Human3.6M calibration. 3D is trimmed to the
     2D length (VideoPose3D's convention; the 3D must not be shorter).
     """
     data_3d = _load_npz(path_3d, ("positions_3d",))
@@ -104,7 +113,12 @@ def load_vp3d(path_3d, path_2d=None, subjects=None, require_3d: bool = True) -> 
         if not isinstance(value, dict):
             raise ValueError(f"'{what}' must be a dict {{subject: {{action: array}}}}, got "
                              f"{type(value).__name__}")
-    cameras = ({s: [Camera.from_dict(c) for c in cams] for s, cams in data_3d["cameras"].items()}
+    def as_cameras(cams):  # a list per subject, or a dict {clip: list} where cameras were drawn per clip
+        if isinstance(cams, dict):
+            return {clip: [Camera.from_dict(c) for c in v] for clip, v in cams.items()}
+        return [Camera.from_dict(c) for c in cams]
+
+    cameras = ({s: as_cameras(cams) for s, cams in data_3d["cameras"].items()}
                if "cameras" in data_3d else h36m_cameras())
     fps = float(data_3d.get("metadata", {}).get("fps", 50.0)) if isinstance(
         data_3d.get("metadata"), dict) else 50.0
@@ -130,10 +144,15 @@ def load_vp3d(path_3d, path_2d=None, subjects=None, require_3d: bool = True) -> 
             if world.shape[1] == 32:
                 world = reduce_32_to_17(world)
             _check_finite(world, f"{path_3d}: positions_3d[{subject!r}][{action!r}]")
-            if len(views) > len(cameras[subject]):
+            cams = cameras[subject]
+            if isinstance(cams, dict):
+                if action not in cams:
+                    raise ValueError(f"no cameras for {subject!r} / {action!r}")
+                cams = cams[action]
+            if len(views) > len(cams):
                 raise ValueError(f"{where}: {len(views)} camera views but only "
-                                 f"{len(cameras[subject])} cameras for {subject!r}")
-            for index, (kp, cam) in enumerate(zip(views, cameras[subject])):
+                                 f"{len(cams)} cameras for {subject!r}")
+            for index, (kp, cam) in enumerate(zip(views, cams)):
                 kp = np.asarray(kp, dtype=np.float64)
                 if kp.ndim != 3 or kp.shape[1:] not in ((17, 2), (17, 3)):
                     raise ValueError(f"{where}[{index}] must be [T, 17, 2|3], got {kp.shape}")

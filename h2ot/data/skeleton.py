@@ -146,6 +146,21 @@ def _recipe(head: dict[str, float]) -> list[dict[str, float]]:
     ]
 
 
+def derive_torso(poses) -> np.ndarray:
+    """Human3.6M-17 poses ``[..., 17, C]`` (2D or 3D) with the pelvis, spine and thorax re-derived from
+    the hips and shoulders by the rule :func:`convert_keypoints` applies to every detector format
+    (pelvis = mid-hips, thorax = mid-shoulders, spine = their midpoint). Motion capture rigs place these
+    joints elsewhere (a root above the hips, a thorax at the neck base); training on the detector's
+    definition makes the model's input look like what it is given at run time."""
+    poses = np.asarray(poses, dtype=np.float64)
+    out = poses.copy()
+    recipe = _recipe({"head": 1.0})
+    for joint in ("pelvis", "spine", "thorax"):
+        j = H36M_JOINT_NAMES.index(joint)
+        out[..., j, :] = sum(w * poses[..., H36M_JOINT_NAMES.index(name), :] for name, w in recipe[j].items())
+    return out
+
+
 def conversion_matrix(fmt: str) -> np.ndarray:
     """The ``[17, K]`` matrix ``W`` such that ``h36m = W @ keypoints`` for the format ``fmt``."""
     fmt = FORMAT_ALIASES.get(fmt.lower(), fmt.lower())

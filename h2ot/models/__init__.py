@@ -11,13 +11,14 @@ from h2ot.tokenizer import parse_schedule, tokens_per_block
 
 
 def create_model(name: str, pruning: str | None = None, recovery: str | None = None, schedule=None,
-                 pipeline: str | None = None, **size) -> PoseLifter:
+                 pipeline: str | None = None, input_norm: str | None = None, **size) -> PoseLifter:
     """Build a lifter: backbone ``name`` with the given sizes, plus the tokenizer when a schedule is given.
 
     ``create_model("mixste")`` is plain MixSTE; ``schedule=[(3, 81)]`` is HoT (cluster pruning + attention
     recovery by default); ``schedule="1:121,3:81,5:27", pruning="sampler", recovery="interpolation"`` is an
     H2OT variant. ``size`` goes to the backbone (``frames``, ``depth``, ``dim``, ``num_heads``, ``variant``, ...).
-    ``pipeline`` defaults to the backbone's own (seq2seq; seq2frame for MHFormer).
+    ``pipeline`` defaults to the backbone's own (seq2seq; seq2frame for MHFormer). ``input_norm="window"``
+    makes the model normalise every input window's position and scale itself (framing-invariant input).
     """
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
@@ -41,11 +42,14 @@ def create_model(name: str, pruning: str | None = None, recovery: str | None = N
         depth = full.get("depth", params["depth"].default)
         size["block_frames"] = tokens_per_block(stages, depth, frames)
     backbone = cls(**size)
-    model = PoseLifter(backbone, schedule=stages, pruning=pruning, recovery=recovery, pipeline=pipeline)
+    model = PoseLifter(backbone, schedule=stages, pruning=pruning, recovery=recovery, pipeline=pipeline,
+                       input_norm=input_norm)
     # What rebuilds this model: create_model(model.model_name, **model.model_kwargs).
     model.model_name, model.size = name, given
     model.model_kwargs = dict(pruning=model.pruning, recovery=model.recovery_name,
                               schedule=[list(stage) for stage in model.schedule], pipeline=pipeline, **given)
+    if input_norm is not None:  # absent from the kwargs of models that take their input as given
+        model.model_kwargs["input_norm"] = input_norm
     return model
 
 
