@@ -12,7 +12,10 @@ mean. Protocols:
 - MPJVE: mean Euclidean distance of joint velocities (first differences along time, per frame,
   in mm/frame), root-relative;
 - PCK / AUC (MPI-INF-3DHP): percentage of root-relative joints closer than 150 mm; AUC = mean PCK
-  over the 31 thresholds 0, 5, …, 150 mm.
+  over the 31 thresholds 0, 5, …, 150 mm;
+- reprojection consistency (:func:`reprojection_error`, no 3D ground truth needed): the predicted 3D
+  projected by the best-fitting weak-perspective camera vs the input 2D, in percent of the 2D person
+  size.
 """
 from __future__ import annotations
 
@@ -145,6 +148,91 @@ def pck(pred, target, threshold_mm: float = 150.0, joints=None) -> float:
 
 def auc(pred, target, thresholds_mm=AUC_THRESHOLDS_MM, joints=None) -> float:
     return float(auc_per_frame(pred, target, thresholds_mm, joints).mean())
+
+
+def reprojection_error(pred3d, x2d, conf=None, focal=None, center=(0.0, 0.0)) -> np.ndarray:
+    """Reprojection consistency per frame, percent: how well the predicted 3D explains the 2D it was
+    lifted from. No ground truth is needed.
+
+    ``pred3d`` ``[..., J, 3]``: camera-axes poses (x right, y down, z forward; metres, root-relative or
+    not); ``x2d`` ``[..., J, 2]``: the input 2D in any units whose x and y share one scale (pixels, or
+    normalised screen coordinates), y down; ``conf`` ``[..., J]``: joint weights (detector confidence),
+    default 1. Non-finite 2D joints get weight 0.
+
+    Per frame, the best weak-perspective camera is fitted in closed form: a scale ``s >= 0`` and a 2D
+    translation ``t`` minimising ``sum_j w_j |s * P_j,xy + t - x_j|^2`` (weighted centroids, then
+    ``s = <dP, dx>_w / <dP, dP>_w``, clamped at 0: a negative scale would turn the pose 180 degrees in
+    the image). No rotation is fitted: the model predicts in camera axes, so a pose facing the wrong
+    way, or leaning out of the image plane the wrong way, counts as error. The result is the
+    ``w``-weighted mean joint distance ``|s * P_j,xy + t - x_j|`` divided by the person's 2D size, the
+    larger side of the 2D box of the joints with ``w > 0`` (the height of an upright person; unlike
+    the height alone it does not blow up for a person lying down), times 100. Translation and scale of
+    the 2D cancel out. A frame with fewer than 2 weighted joints or a zero-size box gives NaN.
+
+    ``focal`` (in the units of ``x2d``; ``2 f_px / width`` for normalised screen coordinates) switches
+    to full perspective with the principal point ``center`` (default ``(0, 0)``, the image centre in
+    normalised screen coordinates): the root translation ``T`` is fitted by weighted linear least squares
+    on ``(x_j - c)(P_j,z + T_z) = f (P_j,xy + T_xy)``; NaN where a fitted joint depth is not positive.
+    Weak perspective is the default because a video's focal length is unknown (and the normalised
+    model input does not carry it); its cost is a floor for a person off the image centre, where
+    perspective shows the body from the side a little (measured in the README, "Metrics").
+    """
+    p = np.asarray(pred3d.detach().cpu() if hasattr(pred3d, "detach") else pred3d, dtype=np.float64)
+    x = np.array(x2d.detach().cpu() if hasattr(x2d, "detach") else x2d, dtype=np.float64)
+    if p.ndim < 2 or p.shape[-1] != 3 or x.shape != p.shape[:-1] + (2,):
+        raise ValueError(f"expected pred3d [..., J, 3] and x2d [..., J, 2] with the same J, got "
+                         f"{p.shape} and {x.shape}")
+    if not np.all(np.isfinite(p)):
+        raise ValueError("pred3d contains NaN/inf")
+    if conf is None:
+        w = np.ones(x.shape[:-1])
+    else:
+        w = np.array(conf.detach().cpu() if hasattr(conf, "detach") else conf, dtype=np.float64)
+        if w.shape != x.shape[:-1]:
+            raise ValueError(f"conf must be shaped {x.shape[:-1]}, got {w.shape}")
+        w = np.where(np.isfinite(w), np.clip(w, 0.0, None), 0.0)
+    finite = np.isfinite(x).all(axis=-1)
+    w = np.where(finite, w, 0.0)
+    x = np.where(finite[..., None], x, 0.0)
+    total = w.sum(axis=-1)
+    safe = np.where(total > 0, total, 1.0)
+    ok = total > 0
+    if focal is None:  # weak perspective: s * P_xy + t
+        pxy = p[..., :2]
+        dp = pxy - (w[..., None] * pxy).sum(axis=-2, keepdims=True) / safe[..., None, None]
+        dx = x - (w[..., None] * x).sum(axis=-2, keepdims=True) / safe[..., None, None]
+        num = (w[..., None] * dp * dx).sum(axis=(-2, -1))
+        den = (w[..., None] * dp * dp).sum(axis=(-2, -1))
+        scale = np.where(den > 0, np.maximum(num, 0.0) / np.where(den > 0, den, 1.0), 0.0)
+        residual = scale[..., None, None] * dp - dx
+    else:  # full perspective: f (P_xy + T_xy) / (P_z + T_z) + c, T by linear least squares
+        f = float(focal)
+        u = x - np.asarray(center, dtype=np.float64)
+        a = np.zeros(x.shape + (3,))  # per joint, per image axis: a row of A in A T = b
+        a[..., 0, 0] = f
+        a[..., 1, 1] = f
+        a[..., :, 2] = -u
+        b = u * p[..., 2:] - f * p[..., :2]
+        aw = a * w[..., None, None]
+        normal = np.einsum("...jci,...jck->...ik", aw, a)
+        rhs = np.einsum("...jci,...jc->...i", aw, b)
+        trans = np.einsum("...ik,...k->...i", np.linalg.pinv(normal), rhs)
+        depth = p[..., 2] + trans[..., None, 2]
+        ok = ok & np.where(w > 0, depth > 0, True).all(axis=-1)
+        depth = np.where(depth > 0, depth, 1.0)
+        residual = f * (p[..., :2] + trans[..., None, :2]) / depth[..., None] - u
+    err = (w * np.linalg.norm(residual, axis=-1)).sum(axis=-1) / safe
+    seen = w > 0
+    lo = np.where(seen[..., None], x, np.inf).min(axis=-2)
+    hi = np.where(seen[..., None], x, -np.inf).max(axis=-2)
+    size = np.where(seen.sum(axis=-1) >= 2, (hi - lo).max(axis=-1), 0.0)
+    ok = ok & (size > 0)
+    return np.where(ok, err / np.where(ok, size, 1.0) * 100.0, np.nan)
+
+
+def reprojection(pred3d, x2d, conf=None, focal=None, center=(0.0, 0.0)) -> float:
+    """:func:`reprojection_error` averaged over the frames where it is defined, percent."""
+    return float(np.nanmean(reprojection_error(pred3d, x2d, conf, focal, center)))
 
 
 #: per-frame metric functions by name (MPJVE is per sequence and handled by the evaluator)

@@ -228,6 +228,19 @@ class Lifter:
         name = self.model.describe() if hasattr(self.model, "describe") else type(self.model).__name__
         return f"{name}, {self.model.in_channels} input channels, {self.fps:g} fps"
 
+    @staticmethod
+    def reprojection(keypoints2d, poses3d, format: str = "h36m") -> np.ndarray:
+        """Reprojection consistency of lifted poses ``[T, 17, 3]`` with the keypoints ``[T, K, 2|3]`` (pixels,
+        or any units; in ``format``) they were lifted from, per frame, percent of the 2D person size
+        (:func:`h2ot.metrics.reprojection_error`: best weak-perspective camera, no rotation fitted;
+        joints weighted by their confidence; NaN for a frame with no keypoint, or confidence 0 throughout).
+        """
+        from h2ot.metrics import reprojection_error
+
+        h36m = convert_keypoints(np.asarray(keypoints2d, dtype=np.float64), format)
+        conf = h36m[..., 2] if h36m.shape[-1] == 3 else None
+        return reprojection_error(poses3d, h36m[..., :2], conf)
+
     def predict(self, keypoints2d, image_size, fps: float, format: str = "h36m", flip: bool | None = None,
                 normalized: bool = False) -> np.ndarray:
         """``[T, K, 2|3]`` pixels → ``[T, 17, 3]`` root-relative metres (see the class docstring).

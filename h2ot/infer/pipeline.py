@@ -37,7 +37,9 @@ def demo_video_path() -> Path:
 class InferenceResult:
     """What the pipeline produced. Arrays: ``poses3d [T, 17, 3]`` (see ``COORDINATES``),
     ``keypoints2d [T, 17, 3]`` Human3.6M-17 pixels + confidence (0 where interpolated), ``detected [T]``,
-    ``raw_keypoints [T, K, 3]`` the person in the source format (NaN where missing)."""
+    ``raw_keypoints [T, K, 3]`` the person in the source format (NaN where missing), ``reprojection [T]`` the
+    reprojection error of each frame, percent of the 2D person size (NaN where not detected;
+    :meth:`Lifter.reprojection`)."""
 
     poses3d: np.ndarray
     keypoints2d: np.ndarray
@@ -53,16 +55,27 @@ class InferenceResult:
     timings: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)
     sides_swapped: np.ndarray | None = None  # [T, 2] frames whose legs / arms labels were swapped back
+    reprojection: np.ndarray | None = None  # [T] percent of the 2D person size, NaN where not detected
 
     @property
     def num_frames(self) -> int:
         return len(self.poses3d)
+
+    @property
+    def reprojection_median(self) -> float | None:
+        """The median of ``reprojection`` over the frames where it is defined (percent), or None."""
+        values = None if self.reprojection is None else self.reprojection[np.isfinite(self.reprojection)]
+        return float(np.median(values)) if values is not None and len(values) else None
 
     def summary(self) -> str:
         lines = [f"{self.source}: {self.num_frames} frames at {self.fps:g} fps, {self.image_size[0]}x"
                  f"{self.image_size[1]}; person {self.person} of {self.num_people} track(s), detected in "
                  f"{int(self.detected.sum())}/{self.num_frames} frames (the rest interpolated, confidence 0)",
                  f"model: {self.model}", "time per stage:", format_timings(self.timings)]
+        if self.reprojection_median is not None:
+            lines.insert(2, f"reprojection error: median {self.reprojection_median:.1f}% of the person's 2D "
+                            f"size (3D projected by the best-fitting weak-perspective camera vs the 2D, "
+                            f"{int(np.isfinite(self.reprojection).sum())} detected frames)")
         if self.sides_swapped is not None and self.sides_swapped.any():
             legs, arms = self.sides_swapped.sum(axis=0)
             lines.insert(1, f"left/right labels swapped back in {legs} frames (legs) and {arms} (arms)")
@@ -113,7 +126,9 @@ def write_outputs(result: InferenceResult, folder: Path, bvh_units: str = "m") -
     times = np.arange(result.num_frames) / result.fps
     common = dict(joint_names=names, parents=np.array(H36M_PARENTS), fps=np.float64(result.fps),
                   image_size=np.array(result.image_size), detected=result.detected, times=times)
-    np.savez(folder / "poses3d.npz", poses3d=result.poses3d.astype(np.float32),
+    reprojection = (result.reprojection if result.reprojection is not None
+                    else np.full(result.num_frames, np.nan)).astype(np.float32)
+    np.savez(folder / "poses3d.npz", poses3d=result.poses3d.astype(np.float32), reprojection=reprojection,
              coordinates=np.array(COORDINATES), model=np.array(result.model), **common)
     np.savez(folder / "keypoints2d.npz", keypoints=result.keypoints2d.astype(np.float32),
              raw_keypoints=result.raw_keypoints.astype(np.float32),
@@ -131,6 +146,8 @@ def write_outputs(result: InferenceResult, folder: Path, bvh_units: str = "m") -
         "coordinates": COORDINATES,
         "joint_names": list(H36M_JOINT_NAMES),
         "parents": list(H36M_PARENTS),
+        "reprojection_median": (None if result.reprojection_median is None
+                                else round(result.reprojection_median, 3)),
         "frames": [{"frame": t, "time": round(float(times[t]), 6), "detected": bool(result.detected[t]),
                     "joints": np.round(result.poses3d[t], 5).tolist()} for t in range(result.num_frames)],
     }
@@ -189,6 +206,12 @@ def _lift(lifter: Lifter, h36m: np.ndarray, image_size, fps: float, timings: dic
         bar.update(len(h36m))
     timings["lifting"] = {"frames": len(h36m), "seconds": bar.elapsed}
     return poses
+
+
+def _reprojection(h36m: np.ndarray, poses: np.ndarray, detected: np.ndarray) -> np.ndarray:
+    """Per-frame reprojection error (percent) of the lifted clip vs its 2D keypoints, NaN if not detected."""
+    values = Lifter.reprojection(h36m, poses, format="h36m")
+    return np.where(detected, values, np.nan)
 
 
 def _finish(result: InferenceResult, out_dir, render_frames, max_height: int, progress: bool, render: bool,
@@ -252,7 +275,8 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
     result = InferenceResult(poses3d=poses, keypoints2d=h36m, detected=detected, fps=info.fps,
                              image_size=info.image_size, raw_keypoints=track, keypoint_format=fmt,
                              source=str(path), person=index, num_people=count, model=lifter.describe(),
-                             timings=timings, sides_swapped=swapped)
+                             timings=timings, sides_swapped=swapped,
+                             reprojection=_reprojection(h36m, poses, detected))
     pw, ph, _ = output_size(info.width, info.height, max_height)
     return _finish(result, out_dir, lambda: iter_frames(path, pw, ph), max_height, progress, render, bvh_units)
 
@@ -285,7 +309,8 @@ def lift_file(path, fmt: str, image_size=None, fps: float | None = None, out_dir
     result = InferenceResult(poses3d=poses, keypoints2d=h36m, detected=detected, fps=float(fps),
                              image_size=image_size, raw_keypoints=track, keypoint_format=canonical,
                              source=str(path), person=index, num_people=count, model=lifter.describe(),
-                             timings=timings, sides_swapped=swapped)
+                             timings=timings, sides_swapped=swapped,
+                             reprojection=_reprojection(h36m, poses, detected))
     frames = None
     if video is not None:
         from h2ot.infer.video import iter_frames, probe_video
