@@ -20,7 +20,7 @@ from .data.sequences import Sequence
 from .data.skeleton import flip_pose
 from .data.windows import PoseWindows
 
-PROTOCOLS = ("mpjpe", "p-mpjpe", "n-mpjpe", "mpjve", "pck", "auc")
+PROTOCOLS = ("mpjpe", "p-mpjpe", "n-mpjpe", "mpjve", "pck", "auc", "reprojection")
 _ALIASES = {"1": "mpjpe", "p1": "mpjpe", "2": "p-mpjpe", "p2": "p-mpjpe", "pmpjpe": "p-mpjpe",
             "nmpjpe": "n-mpjpe", "3dhp": "mpjpe,pck,auc", "h36m": "mpjpe,p-mpjpe",
             "all": ",".join(PROTOCOLS)}
@@ -55,8 +55,9 @@ def predict(model, sequences: list[Sequence], flip: bool = True, batch_size: int
 
     seq2seq: non-overlapping windows (edge-padded at the end); seq2frame: one window per frame,
     batched. ``flip``: average with the prediction on the mirrored input, un-mirrored.
-    Returns per-window-frame rows: ``pred``, ``target`` ``[N, 17, 3]``, ``seq``, ``frame``,
-    ``padded``, ``mask`` ``[N]`` (scorable rows; padded rows count only when ``include_padded``).
+    Returns per-window-frame rows: ``pred``, ``target`` ``[N, 17, 3]``, ``input`` ``[N, 17, C]`` (the
+    model's 2D input of that frame), ``seq``, ``frame``, ``padded``, ``mask`` ``[N]`` (scorable rows;
+    padded rows count only when ``include_padded``).
     """
     for attr in ("frames", "pipeline", "in_channels"):
         if not hasattr(model, attr):
@@ -67,7 +68,7 @@ def predict(model, sequences: list[Sequence], flip: bool = True, batch_size: int
     loader = DataLoader(windows, batch_size=batch_size, shuffle=False, num_workers=0)
     was_training = model.training
     model.eval()
-    rows = {k: [] for k in ("pred", "target", "seq", "frame", "padded", "mask")}
+    rows = {k: [] for k in ("pred", "target", "input", "seq", "frame", "padded", "mask")}
     try:
         for batch in loader:
             x = batch["input"].to(device)
@@ -79,6 +80,9 @@ def predict(model, sequences: list[Sequence], flip: bool = True, batch_size: int
             out = out - out[..., :1, :]
             rows["pred"].append(out.float().cpu().numpy().reshape(-1, 17, 3))
             rows["target"].append(batch["target"].numpy().reshape(-1, 17, 3))
+            centre = (int(model.frames) - 1) // 2
+            x_in = x if model.pipeline == "seq2seq" else x[:, centre:centre + 1]
+            rows["input"].append(x_in.float().cpu().numpy().reshape(-1, 17, x.shape[-1]))
             for key in ("seq", "frame", "padded", "mask"):
                 value = batch[key]
                 if key == "seq":
@@ -89,19 +93,31 @@ def predict(model, sequences: list[Sequence], flip: bool = True, batch_size: int
     return {k: np.concatenate(v) for k, v in rows.items()}
 
 
-def score(rows: dict, sequences: list[Sequence], protocols=("mpjpe", "p-mpjpe")) -> dict:
+def score(rows: dict, sequences: list[Sequence], protocols=("mpjpe", "p-mpjpe"), joints=None) -> dict:
     """Per-action (sequence ``group``) and average of each metric from :func:`predict`'s rows.
 
     Frame metrics are averaged over the scorable frames of each action, then the "Average" is the
     mean over actions (as the field reports Human3.6M). MPJVE is computed per sequence on the
     unpadded frames in time order (pairs of consecutive valid frames).
+
+    ``joints``: the Human3.6M-17 indices to score (must include the root, 0); default: the
+    sequences' own ``joints`` (HumanEva-I: the 15 it has), else all 17. Every metric then sees only
+    those joints: MPJPE root-relative at the pelvis, P-MPJPE with the Procrustes fit on the subset.
     """
     protocols = parse_protocols(protocols)
+    rows, joints = _select_joints(rows, sequences, joints)
     groups = np.array([sequences[s].group for s in rows["seq"]])
     table: dict[str, dict[str, float]] = {}
     for name in protocols:
         if name == "mpjve":
             per_group = _mpjve_by_group(rows, sequences)
+        elif name == "reprojection":  # the 3D vs the model's own 2D input; never a padded frame
+            mask = rows["mask"] & ~rows["padded"]
+            x2d = rows["input"][mask]
+            values = metrics.reprojection_error(rows["pred"][mask], x2d[..., :2],
+                                                x2d[..., 2] if x2d.shape[-1] > 2 else None)
+            g = groups[mask]
+            per_group = {grp: float(np.nanmean(values[g == grp])) for grp in np.unique(g)}
         else:
             mask = rows["mask"]
             values = metrics.PER_FRAME[name](rows["pred"][mask], rows["target"][mask])
@@ -113,8 +129,34 @@ def score(rows: dict, sequences: list[Sequence], protocols=("mpjpe", "p-mpjpe"))
     average = {name: float(np.mean([table[a][name] for a in actions if name in table[a]]))
                for name in protocols}
     frames = int(rows["mask"].sum())
-    return {"actions": {a: table[a] for a in actions}, "average": average, "protocols": protocols,
-            "frames": frames}
+    result = {"actions": {a: table[a] for a in actions}, "average": average, "protocols": protocols,
+              "frames": frames}
+    if joints is not None:
+        result["joints"] = list(joints)
+    return result
+
+
+def _select_joints(rows: dict, sequences: list[Sequence], joints=None) -> tuple[dict, tuple | None]:
+    """``rows`` with ``pred``/``target``/``input`` cut to the scored joints (root first), and those
+    joints (None: all 17, rows unchanged)."""
+    if joints is None:
+        subsets = {getattr(sequences[s], "joints", None) for s in np.unique(rows["seq"])}
+        if len(subsets) > 1:
+            raise ValueError(f"the sequences score different joint subsets {sorted(map(str, subsets))}; "
+                             "evaluate them separately or pass joints=")
+        joints = subsets.pop() if subsets else None
+    if joints is None:
+        return rows, None
+    joints = tuple(sorted({int(j) for j in joints}))
+    if joints[0] != 0 or joints[-1] > 16:
+        raise ValueError(f"joints must be Human3.6M-17 indices (0-16) including the root 0, got {joints}")
+    if len(joints) == 17:
+        return rows, None
+    cut = dict(rows)
+    for key in ("pred", "target", "input"):
+        if key in cut:
+            cut[key] = cut[key][:, list(joints)]
+    return cut, joints
 
 
 def _mpjve_by_group(rows: dict, sequences: list[Sequence]) -> dict[str, float]:
@@ -132,23 +174,77 @@ def _mpjve_by_group(rows: dict, sequences: list[Sequence]) -> dict[str, float]:
 
 
 def evaluate(model, dataset, protocol="mpjpe,p-mpjpe", flip: bool = True, batch_size: int = 64,
-             device="cpu", include_padded: bool = False) -> dict:
+             device="cpu", include_padded: bool = False, joints=None) -> dict:
     """Evaluate ``model`` on ``dataset`` (a list of :class:`Sequence`, or a :class:`PoseWindows`
     whose sequences are used) with the given protocol(s). Returns the table dict of :func:`score`
-    plus ``flip`` and ``pipeline``. Works for any backbone that follows the model contract."""
+    plus ``flip`` and ``pipeline``. Works for any backbone that follows the model contract.
+    ``joints``: the joints to score (default: the sequences' ``joints``, else all 17)."""
     sequences = dataset.sequences if isinstance(dataset, PoseWindows) else list(dataset)
     if not sequences:
         raise ValueError("evaluate: the dataset has no sequences")
     rows = predict(model, sequences, flip=flip, batch_size=batch_size, device=device,
                    include_padded=include_padded)
-    result = score(rows, sequences, protocol)
+    result = score(rows, sequences, protocol, joints=joints)
     result.update(flip=bool(flip), pipeline=model.pipeline, frames_per_window=int(model.frames),
                   include_padded=bool(include_padded))
     return result
 
 
+#: mean-pose: one constant pose for every frame of every sequence (the mean over all of them);
+#: clip-mean: each sequence (one clip seen by one camera) its own mean pose, in that camera's frame
+BASELINES = ("mean-pose", "clip-mean")
+
+
+def baseline_rows(sequences: list[Sequence], baseline: str = "mean-pose") -> dict:
+    """:func:`predict`'s rows for a constant-pose baseline instead of a model: every frame of every
+    sequence once (nothing is padded), ``input`` = the sequences' 2D, ``pred`` = a mean root-relative
+    pose of the sequences' own 3D over their scorable frames: one for all sequences (``mean-pose``) or
+    one per sequence, in its camera's frame (``clip-mean``, the stronger oracle: it knows how each
+    clip's person faces the camera). A useful lifter must beat both."""
+    if baseline not in BASELINES:
+        raise ValueError(f"unknown baseline {baseline!r}; expected one of {BASELINES}")
+    if not sequences:
+        raise ValueError("baseline: no sequences")
+    rows = {k: [] for k in ("target", "input", "seq", "frame", "padded", "mask")}
+    for i, seq in enumerate(sequences):
+        n = len(seq)
+        rows["target"].append(seq.positions - seq.positions[:, :1])
+        rows["input"].append(seq.keypoints)
+        rows["seq"].append(np.full(n, i))
+        rows["frame"].append(np.arange(n))
+        rows["padded"].append(np.zeros(n, bool))
+        rows["mask"].append(np.ones(n, bool) if seq.valid is None else seq.valid.astype(bool))
+    rows = {k: np.concatenate(v) for k, v in rows.items()}
+    rows["target"] = rows["target"].astype(np.float32)
+    if not rows["mask"].any():
+        raise ValueError("baseline: no scorable frames")
+    if baseline == "mean-pose":
+        mean = rows["target"][rows["mask"]].astype(np.float64).mean(axis=0)
+        rows["pred"] = np.broadcast_to(mean.astype(np.float32), rows["target"].shape).copy()
+        return rows
+    rows["pred"] = rows["target"].copy()
+    for i in np.unique(rows["seq"]):
+        own = rows["seq"] == i
+        scored = own & rows["mask"]
+        if scored.any():
+            rows["pred"][own] = rows["target"][scored].astype(np.float64).mean(axis=0)
+    return rows
+
+
+def evaluate_baseline(dataset, baseline: str = "mean-pose", protocol="mpjpe,p-mpjpe",
+                      joints=None) -> dict:
+    """Score a trivial baseline (:func:`baseline_rows`) on ``dataset`` like :func:`evaluate` scores a
+    model: the same per-action table, ``pipeline`` = ``"baseline:<name>"``."""
+    sequences = dataset.sequences if isinstance(dataset, PoseWindows) else list(dataset)
+    result = score(baseline_rows(sequences, baseline), sequences, protocol, joints=joints)
+    result.update(flip=False, pipeline=f"baseline:{baseline}", frames_per_window=1,
+                  include_padded=False)
+    return result
+
+
 _HEADERS = {"mpjpe": "MPJPE (mm)", "p-mpjpe": "P-MPJPE (mm)", "n-mpjpe": "N-MPJPE (mm)",
-            "mpjve": "MPJVE (mm)", "pck": "PCK@150 (%)", "auc": "AUC (%)"}
+            "mpjve": "MPJVE (mm)", "pck": "PCK@150 (%)", "auc": "AUC (%)",
+            "reprojection": "Reprojection (% size)"}
 
 
 def format_table(result: dict) -> str:
@@ -172,20 +268,65 @@ def format_table(result: dict) -> str:
 # ----------------------------------------------------------------------------------------------
 
 def load_checkpoint_model(path, device="cpu"):
-    """Build the model saved in a checkpoint ``{"model_name", "model_kwargs", "state_dict"}``."""
+    """Build the model saved in a checkpoint ``{"model_name", "model_kwargs", "state_dict"}``.
+
+    The checkpoint's frame rate travels as ``model.pretrained_info`` (what
+    :func:`h2ot.infer.lifting.model_fps` reads): the JSON card beside a shipped weights file
+    (``h2ot/weights/*.pt``), else the checkpoint's optional ``fps`` / ``metadata["fps"]``."""
+    from pathlib import Path
+
     from h2ot import create_model  # lazy: the model side is independent of the data side
-    from h2ot.pretrained import read_weights
+    from h2ot.pretrained import WEIGHTS_DIR, read_weights
 
     ckpt = read_weights(path)
     model = create_model(ckpt["model_name"], **ckpt["model_kwargs"])
     model.load_state_dict(ckpt["state_dict"])
+    card = Path(path).with_suffix(".json")
+    meta = ckpt.get("metadata") if isinstance(ckpt.get("metadata"), dict) else {}
+    if Path(path).resolve().parent == WEIGHTS_DIR.resolve() and card.is_file():
+        model.pretrained_info = json.loads(card.read_text())
+    elif ckpt.get("fps") or meta.get("fps"):
+        model.pretrained_info = {"fps": float(ckpt.get("fps") or meta.get("fps"))}
     return model.to(device)
 
 
-def load_test_sequences(data: str, data_2d: str | None = None, subjects=None) -> list[Sequence]:
+def load_eval_model(checkpoint: str, device="cpu"):
+    """``h2ot eval --checkpoint``: ``"pretrained"`` (or a shipped weights name such as
+    ``h2ot_mixste_cmu``) loads the shipped model with its card; anything else is a checkpoint path."""
+    from pathlib import Path
+
+    from h2ot.pretrained import available, load_pretrained
+
+    name = str(checkpoint)
+    if name in ("pretrained", "default"):
+        return load_pretrained(device=device)
+    if name in available() and not Path(name).exists():
+        return load_pretrained(name, device=device)
+    return load_checkpoint_model(checkpoint, device)
+
+
+def _npz_metadata(path) -> dict:
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    with np.load(path, allow_pickle=True) as npz:
+        meta = npz["metadata"].item() if "metadata" in npz.files else {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _is_humaneva(meta: dict) -> bool:
+    return (str(meta.get("layout_name", "")).lower().startswith("humaneva")
+            or meta.get("num_joints") == 15)
+
+
+def load_test_sequences(data: str, data_2d: str | None = None, subjects=None,
+                        fps: float | None = None) -> list[Sequence]:
     """Test sequences from a data file: MPI-INF-3DHP (key ``data``) or VideoPose3D layout; for the
     latter the test subjects are ``subjects``, else the file's ``metadata["subjects_test"]``, else
-    Human3.6M's S9, S11."""
+    Human3.6M's S9, S11. HumanEva-I (the 2D file's ``metadata`` says ``humaneva15`` / 15 joints):
+    the Validate split, Walk/Jog/Box, all 3 cameras, resampled to ``fps`` (default 50), scored on
+    its 15 joints (:func:`h2ot.data.humaneva.load_humaneva`)."""
     from .data.h36m import SUBJECTS_TEST
     from .data.sequences import load_3dhp, load_vp3d
 
@@ -194,6 +335,11 @@ def load_test_sequences(data: str, data_2d: str | None = None, subjects=None) ->
         meta = npz["metadata"].item() if "metadata" in keys else {}
     if "data" in keys:
         return load_3dhp(data)
+    meta_2d = _npz_metadata(data_2d) if data_2d is not None else {}
+    if _is_humaneva(meta if isinstance(meta, dict) else {}) or _is_humaneva(meta_2d):
+        from .data.humaneva import load_humaneva
+
+        return load_humaneva(data, data_2d, fps=float(fps or 50.0), subjects=subjects)
     if subjects is None:
         subjects = meta.get("subjects_test") if isinstance(meta, dict) else None
         subjects = subjects or SUBJECTS_TEST
@@ -204,12 +350,22 @@ def run_eval(args) -> int:
     try:
         if args.data is None:
             raise ValueError("--data is required")
-        model = load_checkpoint_model(args.checkpoint, args.device)
+        baseline = getattr(args, "baseline", None)
+        if (args.checkpoint is None) == (baseline is None):
+            raise ValueError("give either --checkpoint (a .pt file, or 'pretrained' for the shipped "
+                             "model) or --baseline mean-pose")
+        from h2ot.infer.lifting import DEFAULT_FPS, model_fps
+
+        model = None if baseline else load_eval_model(args.checkpoint, args.device)
         subjects = args.subjects.split(",") if args.subjects else None
-        sequences = load_test_sequences(args.data, args.data_2d, subjects)
-        result = evaluate(model, sequences, protocol=args.protocol, flip=args.flip,
-                          batch_size=args.batch_size, device=args.device,
-                          include_padded=args.include_padded)
+        sequences = load_test_sequences(args.data, args.data_2d, subjects,
+                                        fps=DEFAULT_FPS if model is None else model_fps(model))
+        if model is None:
+            result = evaluate_baseline(sequences, baseline, protocol=args.protocol)
+        else:
+            result = evaluate(model, sequences, protocol=args.protocol, flip=args.flip,
+                              batch_size=args.batch_size, device=args.device,
+                              include_padded=args.include_padded)
     except (ValueError, FileNotFoundError) as err:
         print(f"h2ot eval: error: {err}", file=sys.stderr)
         return 2
@@ -217,26 +373,34 @@ def run_eval(args) -> int:
         print(json.dumps(result, indent=2))
     else:
         print(format_table(result))
-        print(f"\n{result['frames']} frames scored, {len(result['actions'])} actions, pipeline "
-              f"{result['pipeline']} ({result['frames_per_window']} frames), flip TTA "
-              f"{'on' if result['flip'] else 'off'}")
+        how = (result["pipeline"].replace(":", " ") if result["pipeline"].startswith("baseline")
+               else f"pipeline {result['pipeline']} ({result['frames_per_window']} frames), flip TTA "
+                    f"{'on' if result['flip'] else 'off'}")
+        joints = (f", {len(result['joints'])} of 17 joints scored" if result.get("joints") else "")
+        print(f"\n{result['frames']} frames scored{joints}, {len(result['actions'])} actions, {how}")
     return 0
 
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``eval`` sub-command to an argparse ``subparsers`` object."""
     p = subparsers.add_parser("eval", help="evaluate a checkpoint on a test set",
-                              description="Evaluate a checkpoint on Human3.6M, MPI-INF-3DHP or a "
-                                          "converted mocap file; prints the per-action table.")
-    p.add_argument("--checkpoint", required=True, help="checkpoint .pt (model_name, model_kwargs, "
-                                                       "state_dict)")
-    p.add_argument("--data", required=True, help="3D npz (data_3d_h36m.npz, a mocap npz, or "
-                                                 "data_test_3dhp.npz)")
+                              description="Evaluate a checkpoint (or a constant-pose baseline) on "
+                                          "Human3.6M, MPI-INF-3DHP, HumanEva-I or a converted "
+                                          "mocap file; prints the per-action table.")
+    p.add_argument("--checkpoint", default=None,
+                   help="checkpoint .pt (model_name, model_kwargs, state_dict), or 'pretrained' for "
+                        "the shipped model")
+    p.add_argument("--baseline", default=None, choices=BASELINES,
+                   help="score a constant pose instead of a model: the mean root-relative pose of "
+                        "the evaluated sequences' own 3D (an oracle constant)")
+    p.add_argument("--data", required=True, help="3D npz (data_3d_h36m.npz, a mocap npz, "
+                                                 "data_test_3dhp.npz or data_3d_humaneva15.npz)")
     p.add_argument("--data-2d", default=None, help="2D npz for Human3.6M (e.g. "
-                                                   "data_2d_h36m_cpn_ft_h36m_dbb.npz)")
-    p.add_argument("--protocol", default="mpjpe,p-mpjpe",
-                   help="comma list of mpjpe, p-mpjpe, n-mpjpe, mpjve, pck, auc; or 1, 2, h36m, "
-                        "3dhp, all (default mpjpe,p-mpjpe)")
+                                                   "data_2d_h36m_cpn_ft_h36m_dbb.npz) or HumanEva-I "
+                                                   "(data_2d_humaneva15_gt.npz)")
+    p.add_argument("--protocol", default="mpjpe,p-mpjpe,reprojection",
+                   help="comma list of mpjpe, p-mpjpe, n-mpjpe, mpjve, pck, auc, reprojection; or 1, "
+                        "2, h36m, 3dhp, all (default mpjpe,p-mpjpe,reprojection)")
     p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
                    help="flip test-time augmentation (default on)")
     p.add_argument("--include-padded", action="store_true",

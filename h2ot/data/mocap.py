@@ -499,15 +499,18 @@ _NONCOMMERCIAL = ("noncommercial", "non-commercial", "by-nc")
 
 
 def folder_licence(folder) -> str:
-    """The licence of a data folder, from the first ``LICENSE*``/``LICENCE*``/``COPYING*`` file in it or
-    in its two parents: ``"non-commercial"`` (Creative Commons NC and the like), ``"open"`` (another
-    licence file) or ``"unstated"`` (none found)."""
+    """The licence of a data folder, from the ``LICENSE*``/``LICENCE*``/``COPYING*`` files in it, in its
+    sub-folders two levels down, or (when there are none) in its two parents: ``"non-commercial"`` if any
+    of them is (Creative Commons NC and the like), ``"open"`` (other licence files) or ``"unstated"``."""
     folder = Path(folder).resolve()
-    for where in (folder, *list(folder.parents)[:2]):
-        for candidate in sorted(where.glob("*")):
-            if candidate.is_file() and candidate.name.upper().startswith(("LICENSE", "LICENCE", "COPYING")):
-                text = candidate.read_text(errors="replace")[:4000].lower()
-                return "non-commercial" if any(k in text for k in _NONCOMMERCIAL) else "open"
+    prefixes = ("LICENSE", "LICENCE", "COPYING")
+    below = [p for pattern in ("*", "*/*", "*/*/*") for p in folder.glob(pattern)]
+    above = [p for where in list(folder.parents)[:2] for p in where.glob("*")]
+    for candidates in (below, above):
+        found = [p for p in candidates if p.is_file() and p.name.upper().startswith(prefixes)]
+        if found:
+            texts = [p.read_text(errors="replace")[:4000].lower() for p in found]
+            return ("non-commercial" if any(k in t for t in texts for k in _NONCOMMERCIAL) else "open")
     return "unstated"
 
 
