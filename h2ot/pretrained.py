@@ -25,6 +25,8 @@ import torch
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT = "h2ot_mixste_cmu"
+#: short names of the shipped models (``--model free``, ``load_pretrained("nc")``)
+ALIASES = {"free": "h2ot_mixste_free", "nc": "h2ot_mixste_nc"}
 
 
 class PretrainedError(ValueError):
@@ -42,6 +44,13 @@ def sha256(path: str | Path) -> str:
 def available() -> list[str]:
     """Names of the weights shipped in ``h2ot/weights``."""
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
+
+
+def model_notice(model) -> str:
+    """The one-line licence notice of a shipped model's card ("" for other models): printed by ``demo``
+    and ``lift`` and written into their outputs, so a restricted licence travels with the results."""
+    info = getattr(model, "pretrained_info", None) or {}
+    return str(info.get("notice", ""))
 
 
 def describe_model(name, kwargs) -> str:
@@ -97,7 +106,8 @@ def _plain(value):
 
 def load_pretrained(name: str = DEFAULT, device: str | torch.device = "cpu", path: str | Path | None = None,
                     model=None, verify: bool = True):
-    """The shipped pretrained lifter ``name`` (or the checkpoint at ``path``), in eval mode on ``device``.
+    """The shipped pretrained lifter ``name`` (a file stem in ``h2ot/weights`` or a short name of
+    :data:`ALIASES`; or the checkpoint at ``path``), in eval mode on ``device``.
 
     ``model``: load into this lifter instead of building one (refused, naming both, when the weights
     were built for another model). ``verify``: check the SHA-256 recorded in the model card.
@@ -107,9 +117,11 @@ def load_pretrained(name: str = DEFAULT, device: str | torch.device = "cpu", pat
 
     info: dict = {}
     if path is None:
+        name = ALIASES.get(name, name)
         path = WEIGHTS_DIR / f"{name}.pt"
         if not path.is_file():
-            raise PretrainedError(f"no shipped weights named {name!r}; available: {available()}")
+            names = available() + [a for a, full in ALIASES.items() if full in available()]
+            raise PretrainedError(f"no shipped weights named {name!r}; available: {names}")
         card = path.with_suffix(".json")
         if card.is_file():
             info = json.loads(card.read_text())

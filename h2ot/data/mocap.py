@@ -104,12 +104,15 @@ def _mapping_joint_names(mapping: dict) -> set[str]:
 def detect_preset(names) -> str:
     """The preset whose joint names all appear in ``names``; ``ValueError`` if none fits."""
     names = set(names)
-    for preset, mapping in MAPPING_PRESETS.items():
-        if _mapping_joint_names(mapping) <= names:
+    missing = {preset: sorted(_mapping_joint_names(mapping) - names) for preset, mapping in MAPPING_PRESETS.items()}
+    for preset, lacking in missing.items():
+        if not lacking:
             return preset
+    closest = min(missing, key=lambda p: len(missing[p]))
     raise ValueError(
-        "no mapping preset fits this rig (presets: " + ", ".join(MAPPING_PRESETS) + "); "
-        "pass a mapping {h36m_joint: rig_joint} for the joints " + ", ".join(H36M_JOINT_NAMES))
+        f"no mapping preset fits this rig: the closest, {closest!r}, needs joints it lacks: "
+        f"{', '.join(missing[closest])} (presets: {', '.join(MAPPING_PRESETS)}); pass a mapping "
+        "{h36m_joint: rig_joint} for the joints " + ", ".join(H36M_JOINT_NAMES))
 
 
 def mapping_matrix(mapping: dict, names: list[str], source: str = "BVH") -> np.ndarray:
@@ -149,9 +152,10 @@ def detect_units(bvh: BVH) -> str:
     """Guess the length unit from the rest pose (the first frame when every joint carries position
     channels and the rest pose collapses to a point): the unit that makes its largest extent closest
     (in ratio) to 1.5 m. Candidates: :data:`UNITS`."""
-    size = float(np.ptp(bvh.forward_kinematics(rest=True)[0], axis=0).max())
+    # the root is left out: some rigs keep it at the origin while a child carries the translation (Bandai)
+    size = float(np.ptp(bvh.forward_kinematics(rest=True)[0, 1:], axis=0).max())
     if size <= 0 and bvh.num_frames:  # every joint has position channels (Bandai): use the first frame
-        size = float(np.ptp(bvh.forward_kinematics(slice(0, 1))[0], axis=0).max())
+        size = float(np.ptp(bvh.forward_kinematics(slice(0, 1))[0, 1:], axis=0).max())
     if size <= 0:
         raise ValueError(f"{bvh.path}: the rest pose has zero size; cannot detect units")
     return min(UNITS, key=lambda u: abs(np.log(size * UNITS[u] / _TYPICAL_REST_SIZE_M)))
@@ -244,6 +248,7 @@ def load_bvh_h36m(path, mapping: str | dict | None = None, units: str | float = 
 
     ``mapping``: a preset name, a mapping dict (see :data:`MAPPING_PRESETS`) or None to detect the
     preset from the joint names. ``units``: "auto", a key of :data:`UNITS` or metres per unit.
+    ``units`` "auto" takes the unit a known source documents (:data:`SOURCES`), else detects it.
     ``drop_tpose``: "auto" (detect), True (drop frame 0 and the blend) or False.
     ``subject``: defaults to the person the file name names, by the preset's :class:`Source` (CMU
     ``SS_CC.bvh`` → ``"S" + SS``).
@@ -265,7 +270,7 @@ def load_bvh_h36m(path, mapping: str | dict | None = None, units: str | float = 
     weights = mapping_matrix(mapping, bvh.names, source=str(path))
 
     if units == "auto":
-        units = detect_units(bvh)
+        units = SOURCES[SOURCE_OF_PRESET.get(preset, "custom")].units or detect_units(bvh)
     scale = UNITS[units] if isinstance(units, str) else float(units)
     if isinstance(units, str) and units not in UNITS:
         raise ValueError(f"unknown unit {units!r}; expected one of {list(UNITS)} or a number")
@@ -466,7 +471,7 @@ class Source:
 
     ``person``: a regular expression on the file stem whose group 1 is the person (or, where a collection
     does not say who performed a clip, the part it does say); subjects are ``prefix + person``.
-    ``test_people``: people held out whole. ``test_every``: also hold out every N-th clip (by sorted file
+    ``test_people``: people held out whole. ``units``: the documented length unit (else detected). ``test_every``: also hold out every N-th clip (by sorted file
     name) of the others, as the subject ``prefix + person + "-test"``; 0 = none.
     """
 
@@ -475,6 +480,7 @@ class Source:
     prefix: str
     test_people: tuple[str, ...] = ()
     test_every: int = 0
+    units: str | None = None  # the length unit when the collection documents one; None: detect it
 
 
 #: The sources this project knows, by the rig preset that reads them (:data:`MAPPING_PRESETS`).
@@ -482,10 +488,10 @@ SOURCES = {
     # CMU: SS_CC.bvh = subject SS; test: walk/run/jump (02), runs (09), soccer (10), walk + tai chi (12)
     "cmu": Source("cmu", r"^(\d+)_", "S", test_people=("02", "09", "10", "12")),
     # ReActIdle: NNN_acted / NNN_genuine = person NNN; two people held out (both their clips)
-    "reactidle": Source("reactidle", r"^(\d+)_", "R", test_people=("002", "010")),
+    "reactidle": Source("reactidle", r"^(\d+)_", "R", test_people=("002", "010"), units="m"),
     # Bandai Namco: the files do not say which of the three actors performed; whole clips are held
     # out instead: every 10th of each dataset
-    "bandai": Source("bandai", r"^dataset-(\d+)_", "B", test_every=10),
+    "bandai": Source("bandai", r"^dataset-(\d+)_", "B", test_every=10, units="cm"),
     "custom": Source("custom", r"^([^_]+)", "S"),
 }
 SOURCE_OF_PRESET = {"daz": "cmu", "motionbuilder": "cmu", "asf": "cmu", "bandai": "bandai",

@@ -8,6 +8,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="h2ot_output", help="output folder (default ./h2ot_output)")
     p.add_argument("--checkpoint", help="a checkpoint {model_name, model_kwargs, state_dict} "
                                         "(default: the pretrained model)")
+    p.add_argument("--model", help="a shipped model instead of the default: free (trained without "
+                                   "non-commercial data) or nc (trained on everything, CC BY-NC 4.0: "
+                                   "non-commercial use only); or a file stem in h2ot/weights")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                    help="run the lifter in PyTorch (default) or ONNX Runtime: --checkpoint may then be an "
                         ".onnx file from `h2ot export`; a PyTorch checkpoint (or the pretrained model) is "
@@ -32,15 +35,16 @@ def _lifter(args):
         return None
     from h2ot.infer.lifting import Lifter
 
-    return Lifter.from_onnx(args.checkpoint, flip=args.flip)
+    return Lifter.from_onnx(args.checkpoint, name=args.model, flip=args.flip)
 
 
 def run_demo(args) -> int:
     from h2ot.infer.pipeline import infer_video
 
-    result = infer_video(args.video, out_dir=args.out, checkpoint=args.checkpoint, lifter=_lifter(args),
-                         person=args.person, flip=args.flip, render=args.render, max_height=args.height,
-                         bvh_units=args.bvh_units, progress=not args.quiet, sides=args.fix_sides)
+    result = infer_video(args.video, out_dir=args.out, checkpoint=args.checkpoint, model=args.model,
+                         lifter=_lifter(args), person=args.person, flip=args.flip, render=args.render,
+                         max_height=args.height, bvh_units=args.bvh_units, progress=not args.quiet,
+                         sides=args.fix_sides)
     print(result.summary())
     return 0
 
@@ -49,10 +53,9 @@ def run_lift(args) -> int:
     from h2ot.infer.pipeline import lift_file
 
     result = lift_file(args.keypoints, args.format, image_size=args.image_size, fps=args.fps, out_dir=args.out,
-                       checkpoint=args.checkpoint, lifter=_lifter(args), person=args.person, flip=args.flip,
-                       render=args.render,
-                       video=args.video, max_height=args.height, bvh_units=args.bvh_units,
-                       progress=not args.quiet, sides=args.fix_sides)
+                       checkpoint=args.checkpoint, model=args.model, lifter=_lifter(args), person=args.person,
+                       flip=args.flip, render=args.render, video=args.video, max_height=args.height,
+                       bvh_units=args.bvh_units, progress=not args.quiet, sides=args.fix_sides)
     print(result.summary())
     return 0
 

@@ -178,15 +178,15 @@ class Lifter:
         self.flip, self.device, self.overlap, self.blend = flip, device, overlap, blend
 
     @classmethod
-    def from_pretrained(cls, **kwargs) -> "Lifter":
-        """The default pretrained model (``h2ot.load_pretrained()``)."""
+    def from_pretrained(cls, name: str | None = None, **kwargs) -> "Lifter":
+        """A shipped pretrained model (``h2ot.load_pretrained(name)``; None: the default)."""
         hint = "pass a checkpoint instead: Lifter.from_checkpoint(path) or --checkpoint model.pt"
         try:
             from h2ot.pretrained import load_pretrained
         except ImportError:
             raise ValueError(f"no pretrained model is available in this version of h2ot; {hint}") from None
         try:
-            model = load_pretrained()
+            model = load_pretrained() if name is None else load_pretrained(name)
         except ValueError as error:  # no weights shipped, or a corrupt file
             raise ValueError(f"cannot load the pretrained model: {error}; {hint}") from None
         return cls(model, **kwargs)
@@ -204,9 +204,9 @@ class Lifter:
         return cls(model, **kwargs)
 
     @classmethod
-    def from_onnx(cls, path=None, **kwargs) -> "Lifter":
+    def from_onnx(cls, path=None, name: str | None = None, **kwargs) -> "Lifter":
         """Run the model through onnxruntime: ``path`` is an exported ``.onnx`` file, or a checkpoint (or None
-        for the pretrained model) that is exported to ONNX first (checked against PyTorch)."""
+        for the pretrained model ``name``) that is exported to ONNX first (checked against PyTorch)."""
         import tempfile
         from pathlib import Path
 
@@ -214,10 +214,11 @@ class Lifter:
 
         if path is not None and str(path).endswith(".onnx"):
             return cls(OnnxLifter(path), **kwargs)
-        source = cls.from_checkpoint(path) if path is not None else cls.from_pretrained()
+        source = cls.from_checkpoint(path) if path is not None else cls.from_pretrained(name)
         with tempfile.TemporaryDirectory() as tmp:
             onnx_path = export_onnx(source.model, Path(tmp) / "model.onnx")["path"]
             runner = OnnxLifter(onnx_path)  # the session holds the graph; the file can go
+        runner.pretrained_info = getattr(source.model, "pretrained_info", {})  # the card (licence) stays
         return cls(runner, **{"fps": source.fps, **kwargs})
 
     @property
@@ -225,8 +226,11 @@ class Lifter:
         return int(self.model.frames)
 
     def describe(self) -> str:
+        from h2ot.pretrained import model_notice
+
         name = self.model.describe() if hasattr(self.model, "describe") else type(self.model).__name__
-        return f"{name}, {self.model.in_channels} input channels, {self.fps:g} fps"
+        notice = model_notice(self.model)
+        return f"{name}, {self.model.in_channels} input channels, {self.fps:g} fps" + (f"; {notice}" if notice else "")
 
     @staticmethod
     def reprojection(keypoints2d, poses3d, format: str = "h36m") -> np.ndarray:

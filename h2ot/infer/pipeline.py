@@ -159,14 +159,17 @@ def write_outputs(result: InferenceResult, folder: Path, bvh_units: str = "m") -
 # Stages
 # ----------------------------------------------------------------------------------------------
 
-def _resolve_lifter(lifter=None, checkpoint=None, flip: bool = True) -> Lifter:
+def _resolve_lifter(lifter=None, checkpoint=None, flip: bool = True, model: str | None = None) -> Lifter:
     if lifter is not None:
         if not isinstance(lifter, Lifter):
             lifter = Lifter(lifter, flip=flip)
         return lifter
     if checkpoint is not None:
+        if model is not None:
+            raise ValueError(f"give a checkpoint or a shipped model, not both (--checkpoint {checkpoint}, "
+                             f"--model {model})")
         return Lifter.from_checkpoint(checkpoint, flip=flip)
-    return Lifter.from_pretrained(flip=flip)
+    return Lifter.from_pretrained(model, flip=flip)
 
 
 def _parse_person(person):
@@ -238,10 +241,12 @@ def _finish(result: InferenceResult, out_dir, render_frames, max_height: int, pr
 
 def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=None, person=None,
                 flip: bool = True, render: bool = True, max_height: int = 480, detect_max_size: int = 1280,
-                bvh_units: str = "m", progress: bool = False, sides: bool = True) -> InferenceResult:
+                bvh_units: str = "m", progress: bool = False, sides: bool = True,
+                model: str | None = None) -> InferenceResult:
     """Estimate the 3D poses of one person in a video (default: the shipped demo clip).
 
-    ``checkpoint`` / ``lifter`` choose the model (default: the pretrained one); ``detector`` any
+    ``checkpoint`` / ``lifter`` / ``model`` (a shipped model's name) choose the model (default: the
+    default pretrained one); ``detector`` any
     :class:`h2ot.infer.detect.Detector` (default MediaPipe Pose); ``person``: ``None`` (the largest), a
     track number, or a pixel point ``(x, y)`` / ``"x,y"``. With ``out_dir`` the files are written there
     (``poses3d.npz``, ``poses3d.json``, ``keypoints2d.npz``, ``poses3d.bvh`` and, with ``render``,
@@ -254,7 +259,7 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
 
     path = Path(path) if path is not None else demo_video_path()
     info = probe_video(path)
-    lifter = _resolve_lifter(lifter, checkpoint, flip)
+    lifter = _resolve_lifter(lifter, checkpoint, flip, model)
     timings: dict = {}
     scale = min(1.0, detect_max_size / max(info.width, info.height))
     dw, dh = (int(round(info.width * scale / 2)) * 2, int(round(info.height * scale / 2)) * 2)
@@ -284,14 +289,15 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
 def lift_file(path, fmt: str, image_size=None, fps: float | None = None, out_dir=None, checkpoint=None,
               lifter=None, person=None, flip: bool = True, render: bool = True, video=None,
               max_height: int = 480, bvh_units: str = "m", progress: bool = False,
-              sides: bool = True) -> InferenceResult:
+              sides: bool = True, model: str | None = None) -> InferenceResult:
     """``h2ot lift``: 3D poses from a file of 2D keypoints (see :mod:`h2ot.infer.keypoints_io`). The
-    rendered video draws on ``video``'s frames when given, else on a dark canvas of ``image_size``."""
+    rendered video draws on ``video``'s frames when given, else on a dark canvas of ``image_size``; the
+    model is chosen as in :func:`infer_video`."""
     from h2ot.infer.keypoints_io import format_size, load_keypoints
     from h2ot.infer.render import output_size
 
     canonical, _ = format_size(fmt)
-    lifter = _resolve_lifter(lifter, checkpoint, flip)
+    lifter = _resolve_lifter(lifter, checkpoint, flip, model)
     start = time.perf_counter()
     detections, meta = load_keypoints(path, fmt)
     image_size = image_size or meta.get("image_size")
