@@ -291,16 +291,17 @@ def load_checkpoint_model(path, device="cpu"):
 
 
 def load_eval_model(checkpoint: str, device="cpu"):
-    """``h2ot eval --checkpoint``: ``"pretrained"`` (or a shipped weights name such as
-    ``h2ot_mixste_cmu``) loads the shipped model with its card; anything else is a checkpoint path."""
+    """``h2ot eval --checkpoint``: ``"pretrained"`` (the default model), a shipped weights name (``free``,
+    ``nc`` or a file stem in ``h2ot/weights``) loads the shipped model with its card; anything else is a
+    checkpoint path."""
     from pathlib import Path
 
-    from h2ot.pretrained import available, load_pretrained
+    from h2ot.pretrained import ALIASES, available, load_pretrained
 
     name = str(checkpoint)
     if name in ("pretrained", "default"):
         return load_pretrained(device=device)
-    if name in available() and not Path(name).exists():
+    if (name in available() or ALIASES.get(name) in available()) and not Path(name).exists():
         return load_pretrained(name, device=device)
     return load_checkpoint_model(checkpoint, device)
 

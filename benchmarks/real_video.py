@@ -1,0 +1,122 @@
+"""How the shipped lifters hold up on data they never saw, beside trivial baselines (issue 11's table).
+
+    python benchmarks/real_video.py --model NAME=CHECKPOINT ... [--readme README.md] [--json out.json]
+
+``CHECKPOINT``: a path or a shipped name (``free``, ``nc``, a file stem in ``h2ot/weights``). Every row is
+scored on the same held-out data, flip test-time augmentation on:
+
+- **CMU test, retargeted**: the CMU test subjects S02 S09 S10 S12 (never trained on), bones set to the
+  Human3.6M reference lengths, four Human3.6M-like cameras, detector noise
+  (``h2ot data mocap --src ../shared/data/cmu/daz --out runs/data/cmu_h36mbones_test.npz --bones h36m``);
+- **wide test**: the held-out people and clips of every source (CMU S02 S09 S10 S12, ReActIdle people 002
+  and 010, every 10th Bandai clip) through two cameras per clip like real videos'
+  (``runs/data/all_wide.npz``, the command in ``configs/pretrained_nc.yaml``);
+- **HumanEva-I** Validate (Walk, Jog, Box), 3 real calibrated cameras, ground-truth 2D, 15 joints
+  (evaluation only);
+- **demo clip** (``h2ot/assets/demo.mp4``, MediaPipe 2D, left/right labels as detected): the median
+  reprojection error (% of the person's 2D size) and the median pelvis→hip and thorax→shoulder lengths;
+- **framing spread**: the demo clip's 2D moved and scaled into ten framings (portrait and landscape frames,
+  the person 10–95 % of the height, anywhere in it); the largest change of any joint, in mm.
+
+Baselines: ``mean-pose`` (one constant pose) and ``clip-mean`` (each clip-and-camera its own mean pose,
+an oracle that knows the facing) are scored on the same 3D.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from h2ot.data.skeleton import bone_lengths
+from h2ot.evaluate import evaluate, evaluate_baseline, load_eval_model, load_test_sequences
+from h2ot.infer import Lifter, infer_video
+from h2ot.infer.lifting import model_fps
+from h2ot.metrics import reprojection_error
+
+try:
+    from benchmarks.latency import publish
+except ImportError:  # run as a script
+    from latency import publish
+
+START, END = "<!-- real-video-table:start -->", "<!-- real-video-table:end -->"
+HUMANEVA = Path("../shared/data/humaneva")
+SETS = {
+    "CMU test, retargeted": ("runs/data/cmu_h36mbones_test.npz", None),
+    "wide test": ("runs/data/all_wide.npz", None),
+    "HumanEva-I": (str(HUMANEVA / "data_3d_humaneva15.npz"), str(HUMANEVA / "data_2d_humaneva15_gt.npz")),
+}
+FRAMINGS = [(1920, 1080), (1080, 1920), (640, 480), (720, 1280), (3840, 2160), (1000, 1000), (480, 854),
+            (1280, 720), (2160, 3840), (800, 600)]
+
+
+def framings(keypoints: np.ndarray, seed: int = 4) -> list[tuple[np.ndarray, tuple[int, int]]]:
+    """The 2D ``[T, 17, 3]`` pixels placed into ten framings by a translation and a uniform scale."""
+    rng = np.random.default_rng(seed)
+    xy = keypoints[..., :2]
+    centre, span = np.nanmean(xy.reshape(-1, 2), axis=0), np.nanmax(np.ptp(xy[..., 1], axis=1))
+    out = []
+    for size in FRAMINGS:
+        scale = rng.uniform(0.1, 0.95) * size[1] / span
+        placed = (xy - centre) * scale + np.array(size) * rng.uniform(0.2, 0.8, 2)
+        out.append((np.concatenate([placed, keypoints[..., 2:]], axis=-1), size))
+    return out
+
+
+def demo_row(lifter: Lifter, clip) -> dict:
+    keep = clip.detected
+    poses = lifter.predict(clip.keypoints2d, clip.image_size, clip.fps)
+    lengths = np.median(bone_lengths(poses[keep]), axis=0)
+    error = reprojection_error(poses[keep], clip.keypoints2d[keep, :, :2], clip.keypoints2d[keep, :, 2])
+    outs = [lifter.predict(kp, size, clip.fps) for kp, size in framings(clip.keypoints2d)]
+    spread = max(float(np.abs(o - outs[0])[keep].max()) for o in outs) * 1000
+    return {"reprojection_pct": float(np.nanmedian(error)), "pelvis_hip_m": float(lengths[[0, 3]].mean()),
+            "thorax_shoulder_m": float(lengths[[10, 13]].mean()), "framing_spread_mm": spread}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", required=True, help="NAME=CHECKPOINT")
+    parser.add_argument("--readme", type=Path)
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/real_video.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    clip = infer_video(render=False, sides=False)
+    results: dict = {}
+    sequences_at: dict = {}
+    for spec in args.model:
+        name, _, checkpoint = spec.partition("=")
+        model = load_eval_model(checkpoint)
+        fps = model_fps(model)
+        row = {}
+        for set_name, (data, data_2d) in SETS.items():
+            if (set_name, fps) not in sequences_at:
+                sequences_at[(set_name, fps)] = load_test_sequences(data, data_2d, fps=fps)
+            result = evaluate(model, sequences_at[(set_name, fps)], protocol="mpjpe,p-mpjpe", flip=True)
+            row[set_name] = result["average"]
+        row["demo"] = demo_row(Lifter(model, fps=fps), clip)
+        results[name] = row
+        print(name, json.dumps(row), flush=True)
+    for baseline in ("mean-pose", "clip-mean"):
+        results[baseline] = {set_name: evaluate_baseline(next(v for (s, _), v in sequences_at.items() if s == set_name),
+                                                         baseline, protocol="mpjpe,p-mpjpe")["average"]
+                             for set_name in SETS}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+    head = " | ".join(f"{s} MPJPE / P-MPJPE (mm)" for s in SETS)
+    rows = [f"| model | {head} | demo: reprojection | demo: pelvis→hip, thorax→shoulder (m) | "
+            "framing spread (mm) |", "|---|" + "---|" * (len(SETS) + 3)]
+    for name, row in results.items():
+        cells = [f"{row[s]['mpjpe']:.1f} / {row[s]['p-mpjpe']:.1f}" for s in SETS]
+        demo = row.get("demo")
+        cells += ([f"{demo['reprojection_pct']:.1f} %", f"{demo['pelvis_hip_m']:.3f}, {demo['thorax_shoulder_m']:.3f}",
+                   f"{demo['framing_spread_mm']:.1f}"] if demo else ["-", "-", "-"])
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    publish("\n".join(rows), args.readme, START, END)
+
+
+if __name__ == "__main__":
+    main()
