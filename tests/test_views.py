@@ -13,7 +13,8 @@ from h2ot.data.mocap import (SOURCES, build_mocap_dataset, clip_subjects, detect
                              load_bvh_h36m)
 from h2ot.data.sequences import load_vp3d
 from h2ot.data.skeleton import derive_torso
-from h2ot.data.views import ViewRange, VirtualViewWindows, load_world_clips, pinhole, render_view, sample_view
+from h2ot.data.views import (ViewRange, VirtualViewWindows, load_world_clips, look_at_frame, pinhole, render_view,
+                             sample_view)
 from h2ot.infer.lifting import Lifter
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -67,6 +68,15 @@ def test_render_view_derives_the_torso_like_a_detector():
     np.testing.assert_allclose(cam3d[:, 0], (cam3d[:, 1] + cam3d[:, 4]) / 2, atol=1e-9)
     expected = normalize_screen(pinhole(cam3d, cam)[:, 3], cam.res_w, cam.res_h)
     np.testing.assert_allclose(xy[:, 3], expected, atol=1e-9)
+
+
+def test_look_at_frame_turns_the_camera_to_the_person():
+    centre = np.array([1.0, -0.5, 4.0])
+    points = np.random.default_rng(0).normal(size=(5, 3))
+    turned = look_at_frame(points, centre)
+    np.testing.assert_allclose(look_at_frame(centre, centre), [0, 0, np.linalg.norm(centre)], atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(turned, axis=-1), np.linalg.norm(points, axis=-1))  # a rotation
+    np.testing.assert_allclose(look_at_frame(points, np.array([0, 0, 3.0])), points)  # centred: the camera frame
 
 
 def test_virtual_view_windows_items_and_determinism():

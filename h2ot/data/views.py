@@ -113,6 +113,17 @@ def sample_view(rng: np.random.Generator, positions: np.ndarray, ranges: ViewRan
                   orientation=tuple(matrix_to_quaternion(rotation)), translation=tuple(position), id=cam_id)
 
 
+def look_at_frame(points_cam: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Camera-frame points ``[..., 3]`` in the frame of the same camera turned (the smallest rotation) to look
+    straight at ``centre`` ``[3]``.
+
+    A window normalised for position (``input_norm="window"``) no longer says where the person was in the
+    image, so it cannot tell a person seen off-axis from one turned by that angle; in this frame the 2D
+    shape determines the pose and training has nothing to average over. For a person near the image centre
+    it is the camera frame."""
+    return points_cam @ _rotation_to(centre / np.linalg.norm(centre))
+
+
 def pinhole(points_cam: np.ndarray, camera: Camera) -> np.ndarray:
     """Camera-frame ``[..., 3]`` → pixels ``[..., 2]`` through an ideal pinhole (no distortion, no
     clamping: joints may fall outside the image, as a detector extrapolates them)."""
@@ -137,6 +148,9 @@ def render_view(positions: np.ndarray, camera: Camera, rng: np.random.Generator 
 
 class VirtualViewWindows(Dataset):
     """Training windows of F frames over world-coordinate clips, each seen by a fresh random camera.
+
+    Targets are root-relative, in the camera's axes turned to look at the window's mean root
+    (:func:`look_at_frame`).
 
     ``clips``: list of ``[T, 17, 3]`` world metres (Z up). Windows start every ``stride`` frames (clips
     shorter than F are edge-padded; ``stride`` may be a list, one per clip). ``bone_jitter``: None keeps the recorded bone lengths; a number
@@ -183,7 +197,7 @@ class VirtualViewWindows(Dataset):
         camera = sample_view(rng, positions, self.ranges)
         kp, cam3d = render_view(positions, camera, rng, self.noise)
         kp = kp[..., :self.in_channels]
-        target = cam3d - cam3d[:, :1]
+        target = look_at_frame(cam3d - cam3d[:, :1], cam3d[:, 0].mean(axis=0))
         if flip:
             kp, target = flip_pose(kp), flip_pose(target)
         padded = wanted != frame

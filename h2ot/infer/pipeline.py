@@ -24,8 +24,8 @@ from h2ot.infer.progress import Progress, format_timings
 from h2ot.infer.track import consistent_sides, fill_gaps, select_person, track_people, track_summary
 
 OUTPUT_FILES = ("poses3d.npz", "poses3d.json", "keypoints2d.npz", "poses3d.bvh", "demo.mp4")
-COORDINATES = ("camera axes: x right, y down, z forward (away from the camera); metres; root-relative "
-               "(pelvis at the origin)")
+COORDINATES = ("camera axes: x right, y down, z forward (away from the camera; for models trained on look-at "
+               "targets, the camera turned to look at the person); metres; root-relative (pelvis at the origin)")
 
 
 def demo_video_path() -> Path:
