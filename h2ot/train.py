@@ -210,9 +210,8 @@ def load_sequences(cfg: TrainConfig):
     or, with ``data.virtual_views``, world clips ``[T, 17, 3]`` for training."""
     from h2ot.data.h36m import SUBJECTS_TEST, SUBJECTS_TRAIN
     from h2ot.data.sequences import load_vp3d
-    from h2ot.evaluate import load_test_sequences
-
     from h2ot.data.views import load_world_clips
+    from h2ot.evaluate import load_test_sequences
 
     train = []
     for path in cfg.data.train:

@@ -272,3 +272,35 @@ def test_2d_scale_and_shift_augmentation():
     assert ((per_clip[:, 0] >= 0.7) & (per_clip[:, 0] <= 1.3)).all()
     with pytest.raises(ConfigError, match="scale_augment"):
         load_config(None, ["data.scale_augment=1.5"])
+
+
+def test_virtual_views_train_resume_exactly_and_respect_licences(tmp_path, data):
+    """data.virtual_views: windows of the world clips through a fresh camera each, targets in the look-at frame;
+    the views are a function of the seed, so a resumed run ends with the same weights. A training file built
+    from a non-commercial source is refused when data.free_only is set."""
+    from h2ot.data.mocap import save_npz_atomic
+
+    def config(path, out, **data_options):
+        cfg = tiny_config(path, out, model={"input_norm": "window", "schedule": "1:5", "pruning": "sampler",
+                                            "recovery": "interpolation"}, optim={"epochs": 2})
+        for key, value in dict(virtual_views=True, bone_jitter=0.1, stride_by_prefix={"S2": 7},
+                               **data_options).items():
+            setattr(cfg.data, key, value)
+        return cfg
+
+    train(config(data, tmp_path / "full"))
+    train(config(data, tmp_path / "cut"), stop_after_epoch=1)
+    train(config(data, tmp_path / "cut"), resume=True)
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)
+    assert a["model_kwargs"]["input_norm"] == "window" and np.isfinite(a["history"][-1]["test_mpjpe"])
+    for key, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][key]), key
+
+    npz = np.load(data, allow_pickle=True)
+    restricted = tmp_path / "nc.npz"
+    save_npz_atomic(restricted, **{k: (npz[k].item() if npz[k].dtype == object else npz[k]) for k in npz.files
+                                   if k != "metadata"},
+                    metadata=dict(npz["metadata"].item(), noncommercial=True, licences={"x": "non-commercial"}))
+    with pytest.raises(ConfigError, match="non-commercial source"):
+        train(config(str(restricted), tmp_path / "free", free_only=True))
