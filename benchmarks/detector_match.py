@@ -5,7 +5,8 @@
 MediaPipe (0.10.21, ``model_complexity=1``) runs on the shipped demo clip (``h2ot/assets/demo.mp4``); its
 keypoints are converted to Human3.6M-17 by ``convert_keypoints``. The training rows draw 2,000 windows of
 the same length from the free model's data (``runs/data/free_wide.npz``, CMU + ReActIdle training people):
-once as the previous release saw them (the rig's joints, four Human3.6M-like cameras), once as the current
+once through the previous release's cameras (four Human3.6M-like views; the torso joints as a detector's,
+as stored in that file), once as the current
 training renders them (:class:`h2ot.data.views.VirtualViewWindows`: views like real videos, torso joints
 derived from the hips and shoulders as from a detector, the detector-noise model).
 
@@ -70,8 +71,11 @@ def main() -> None:
     for _ in range(args.windows):
         _, world = clips[rng.integers(len(clips))]
         start = rng.integers(max(len(world) - frames, 0) + 1)
-        cam = h36m_like_cameras(world[:, 0, :2].mean(0))[rng.integers(4)]
-        old.append(render_2d(world[start:start + frames], cam))
+        window = world[start:start + frames]
+        centre = window[:, 0, :2].mean(0)
+        radius = float(np.linalg.norm(window[:, 0, :2] - centre, axis=-1).max())
+        cam = h36m_like_cameras(centre, radius)[rng.integers(4)]
+        old.append(render_2d(window, cam))
     rows["previous training views (Human3.6M-like, no noise)"] = statistics(old)
     torch.manual_seed(0)
     ds = VirtualViewWindows([c for _, c in clips], frames, stride=frames, bone_jitter=0.1, flip_augment=False)

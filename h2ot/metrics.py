@@ -162,7 +162,8 @@ def reprojection_error(pred3d, x2d, conf=None, focal=None, center=(0.0, 0.0)) ->
     Per frame, the best weak-perspective camera is fitted in closed form: a scale ``s >= 0`` and a 2D
     translation ``t`` minimising ``sum_j w_j |s * P_j,xy + t - x_j|^2`` (weighted centroids, then
     ``s = <dP, dx>_w / <dP, dP>_w``, clamped at 0: a negative scale would turn the pose 180 degrees in
-    the image). No rotation is fitted: the model predicts in camera axes, so a pose facing the wrong
+    the image). No rotation is fitted: the model predicts in camera axes (or those of the camera turned to the
+    person, which differ by the small off-axis angle), so a pose facing the wrong
     way, or leaning out of the image plane the wrong way, counts as error. The result is the
     ``w``-weighted mean joint distance ``|s * P_j,xy + t - x_j|`` divided by the person's 2D size, the
     larger side of the 2D box of the joints with ``w > 0`` (the height of an upright person; unlike

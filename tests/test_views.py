@@ -199,3 +199,26 @@ def test_rig_presets_read_bandai_and_reactidle():
         assert np.median(clip.positions[:, 0, 2] - clip.positions[:, 3, 2]) > 0.5
     subjects, test = clip_subjects([clip])
     assert subjects == ["R000"] and not test
+
+
+@needs["cmu"]
+def test_build_refuses_duplicates_and_wide_views_of_rig_joints(tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        os.symlink(DATA / "cmu" / "daz" / "09_03.bvh", tmp_path / sub / "09_03.bvh")
+    with pytest.raises(ValueError, match="already read from"):
+        build_mocap_dataset(tmp_path, tmp_path / "x.npz")
+    with pytest.raises(ValueError, match="--joints detector"):
+        build_mocap_dataset(tmp_path / "a", tmp_path / "x.npz", cameras="wide:1")
+    # CMU documents a licence that allows any use; a folder of unknown origin must say so
+    summary = build_mocap_dataset(tmp_path / "a", tmp_path / "x.npz", free_only=True)
+    assert list(summary["metadata"]["licences"].values()) == ["open"]
+
+
+def test_corrupt_gzip_is_a_clear_error(tmp_path):
+    from h2ot.data.bvh import read_bvh
+
+    bad = tmp_path / "bad.bvh.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00" + b"\x00" * 6 + b"garbage that is not deflate")
+    with pytest.raises(ValueError, match="bad.bvh.gz: cannot decompress"):
+        read_bvh(bad)

@@ -26,9 +26,10 @@ INPUT = {
     "torso": "pelvis = mid-hips, thorax = mid-shoulders, spine = their midpoint, as convert_keypoints derives "
              "them from every detector format",
 }
-OUTPUT = ("root-relative 3D joints [B, 243, 17, 3] in metres, in the camera frame of the input view (x right, "
-          "y down, z forward), Human3.6M-like proportions for an average-sized person (the input's scale is "
-          "normalised away)")
+OUTPUT = ("root-relative 3D joints [B, 243, 17, 3] in metres, in the axes of the input view's camera turned (by the "
+          "smallest rotation) to look at the person's mean root in the window: x right, y down, z forward; for a "
+          "person near the image centre the camera's own axes. Human3.6M-like proportions of an average-sized "
+          "person (the input's scale is normalised away)")
 MODEL = ("H2OT w. MixSTE (243 frames, 8 x 128 channels, 8 heads, MLP 256), uniform sampling (TPS) 1:121,3:81,5:27 "
          "+ interpolation recovery, window-normalised input; 2.18M parameters, 7.50 GFLOPs (all ops) / 6.49 (paper "
          "convention) per 243-frame clip")

@@ -11,6 +11,7 @@ Positions come out in the file's units and axes (BVH is Y-up); :mod:`h2ot.data.m
 from __future__ import annotations
 
 import gzip
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def read_bvh(path) -> BVH:
         raise FileNotFoundError(f"BVH file not found: {path}")
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError) as err:  # a corrupt or truncated .gz
+    except (OSError, EOFError, zlib.error) as err:  # a corrupt or truncated .gz
         raise ValueError(f"{path}: cannot decompress ({err})") from None
     text = raw.decode("utf-8", errors="replace")
     head, sep, motion_text = text.partition("MOTION")

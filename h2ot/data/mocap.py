@@ -481,17 +481,18 @@ class Source:
     test_people: tuple[str, ...] = ()
     test_every: int = 0
     units: str | None = None  # the length unit when the collection documents one; None: detect it
+    licence: str | None = None  # "open" or "non-commercial" when documented; None: read the folder's files
 
 
 #: The sources this project knows, by the rig preset that reads them (:data:`MAPPING_PRESETS`).
 SOURCES = {
     # CMU: SS_CC.bvh = subject SS; test: walk/run/jump (02), runs (09), soccer (10), walk + tai chi (12)
-    "cmu": Source("cmu", r"^(\d+)_", "S", test_people=("02", "09", "10", "12")),
+    "cmu": Source("cmu", r"^(\d+)_", "S", test_people=("02", "09", "10", "12"), licence="open"),
     # ReActIdle: NNN_acted / NNN_genuine = person NNN; two people held out (both their clips)
-    "reactidle": Source("reactidle", r"^(\d+)_", "R", test_people=("002", "010"), units="m"),
+    "reactidle": Source("reactidle", r"^(\d+)_", "R", test_people=("002", "010"), units="m", licence="open"),
     # Bandai Namco: the files do not say which of the three actors performed; whole clips are held
     # out instead: every 10th of each dataset
-    "bandai": Source("bandai", r"^dataset-(\d+)_", "B", test_every=10, units="cm"),
+    "bandai": Source("bandai", r"^dataset-(\d+)_", "B", test_every=10, units="cm", licence="non-commercial"),
     "custom": Source("custom", r"^([^_]+)", "S"),
 }
 SOURCE_OF_PRESET = {"daz": "cmu", "motionbuilder": "cmu", "asf": "cmu", "bandai": "bandai",
@@ -499,9 +500,9 @@ SOURCE_OF_PRESET = {"daz": "cmu", "motionbuilder": "cmu", "asf": "cmu", "bandai"
 
 #: Fixed subject split of the CMU clips in ../shared/data/cmu/daz (about 20 % of frames in test).
 CMU_TEST_SUBJECTS = tuple(SOURCES["cmu"].prefix + p for p in SOURCES["cmu"].test_people)
-CMU_TRAIN_SUBJECTS = ("S03", "S05", "S06", "S07", "S08", "S13", "S14", "S16")
 
-_NONCOMMERCIAL = ("noncommercial", "non-commercial", "by-nc")
+_NONCOMMERCIAL = ("noncommercial", "non-commercial", "non commercial", "by-nc", "not for commercial",
+                  "research purposes only", "academic use")
 
 
 def folder_licence(folder) -> str:
@@ -518,6 +519,12 @@ def folder_licence(folder) -> str:
             texts = [p.read_text(errors="replace")[:4000].lower() for p in found]
             return ("non-commercial" if any(k in t for t in texts for k in _NONCOMMERCIAL) else "open")
     return "unstated"
+
+
+def _check_free(folder, licence: str) -> None:
+    if licence != "open":
+        raise ValueError(f"{folder}: its licence is {licence}, and a dataset for a model free for any use may only "
+                         "include sources whose licence allows it (drop this source or build without --free-only)")
 
 
 def bvh_files(folder) -> list[Path]:
@@ -577,7 +584,8 @@ def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m"
     random person around them). ``joints="detector"`` re-derives the pelvis, spine and thorax from the
     hips and shoulders as from a detector's keypoints (:func:`h2ot.data.skeleton.derive_torso`).
     ``train_2d=False`` renders 2D for the test subjects only (training then draws views on the fly).
-    ``free_only``: refuse any source whose licence is non-commercial. Returns a summary dict (clips,
+    ``free_only``: refuse any source whose licence is not known to allow any use (a licence file, or the
+    licence a known collection documents, :attr:`Source.licence`). Returns a summary dict (clips,
     frames per split, bone stats).
     """
     from .views import ViewRange, render_view, sample_view
@@ -589,6 +597,9 @@ def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m"
     if not 0 <= bone_jitter < 0.5:
         raise ValueError(f"bone_jitter must be in [0, 0.5), got {bone_jitter}")
     wide = isinstance(cameras, str) and cameras.startswith("wide")
+    if wide and joints != "detector":
+        raise ValueError("--cameras wide renders the torso joints from the projected hips and shoulders, as from a "
+                         "detector; use it with --joints detector so that the 3D is defined the same way")
     views_per_clip = int(cameras.partition(":")[2] or 2) if wide else 0
     folders = [Path(f) for f in ([src] if isinstance(src, (str, Path)) else src)]
     files, licences = [], {}
@@ -599,17 +610,29 @@ def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m"
         if not found:
             raise FileNotFoundError(f"no .bvh or .bvh.gz files in {folder}")
         licences[str(folder)] = folder_licence(folder)
-        if free_only and licences[str(folder)] == "non-commercial":
-            raise ValueError(f"{folder}: its licence is non-commercial, and a dataset for a model free for any "
-                             "use may not include it (drop this source or build without --free-only)")
-        files += found
+        if free_only and licences[str(folder)] == "non-commercial":  # fail before reading anything
+            _check_free(folder, licences[str(folder)])
+        files += [(folder, f) for f in found]
     rng = np.random.default_rng(seed)
-    clips = [load_bvh_h36m(f, mapping=mapping, fps=fps) for f in files]
+    clips = [load_bvh_h36m(f, mapping=mapping, fps=fps) for _, f in files]
+    for (folder, _), clip in zip(files, clips):  # a collection's documented licence where no file says it
+        documented = SOURCES[SOURCE_OF_PRESET.get(clip.preset, "custom")].licence
+        if licences[str(folder)] == "unstated" and documented:
+            licences[str(folder)] = documented
+    if free_only:
+        for folder, licence in licences.items():
+            _check_free(folder, licence)
     if bones == "h36m":
         clips = [retarget_clip(c, h36m_bone_lengths(rng, bone_jitter)) for c in clips]
     if joints == "detector":
         clips = [replace(c, positions=derive_torso(c.positions).astype(np.float32)) for c in clips]
     subjects, test = clip_subjects(clips, test_subjects)
+    seen: dict[tuple[str, str], Path] = {}
+    for (_, path), clip, subject in zip(files, clips, subjects):
+        if (subject, clip.name) in seen:
+            raise ValueError(f"{path}: a clip named {clip.name!r} of subject {subject!r} was already read from "
+                             f"{seen[subject, clip.name]}; give one copy of each clip (e.g. --src …/cmu/daz, not …/cmu)")
+        seen[subject, clip.name] = path
 
     by_subject: dict[str, list[MocapClip]] = {}
     for clip, subject in zip(clips, subjects):
@@ -665,7 +688,7 @@ def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m"
     save_npz_atomic(out, positions_3d=positions_3d, positions_2d=positions_2d,
                     metadata=metadata, cameras=camera_dicts)
     return {"clips": len(clips), "subjects": len(by_subject), "frames": frames,
-            "cameras_per_subject": views_per_clip or len(next(iter(camera_dicts.values()))),
+            "cameras_per_subject": views_per_clip or len(next(iter(camera_dicts.values()), [])),
             "dropped_leading_frames": sum(c.dropped for c in clips),
             "bone_stats": bone_stats([c.positions for c in clips]), "metadata": metadata}
 

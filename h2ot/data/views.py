@@ -161,8 +161,8 @@ class VirtualViewWindows(Dataset):
     def __init__(self, clips: list[np.ndarray], frames: int, stride: int | list[int], in_channels: int = 2,
                  flip_augment: bool = True, noise: bool = True, bone_jitter: float | None = None,
                  ranges: ViewRange = ViewRange()):
-        if not clips:
-            raise ValueError("VirtualViewWindows needs at least one clip")
+        if not clips or min(len(c) for c in clips) == 0:
+            raise ValueError("VirtualViewWindows needs at least one clip, and no empty one")
         if in_channels not in (2, 3):
             raise ValueError(f"in_channels must be 2 or 3, got {in_channels}")
         strides = [stride] * len(clips) if isinstance(stride, int) else list(stride)
@@ -220,6 +220,6 @@ def load_world_clips(path, subjects) -> list[tuple[str, np.ndarray]]:
     clips = [(s, np.asarray(positions_3d[s][c], dtype=np.float32)) for s in sorted(positions_3d)
              if s in subjects for c in sorted(positions_3d[s])]
     for _, clip in clips:
-        if clip.ndim != 3 or clip.shape[1:] != (17, 3) or not np.isfinite(clip).all():
-            raise ValueError(f"{path}: every clip must be a finite [T, 17, 3] array, found {clip.shape}")
+        if clip.ndim != 3 or clip.shape[1:] != (17, 3) or not len(clip) or not np.isfinite(clip).all():
+            raise ValueError(f"{path}: every clip must be a finite [T, 17, 3] array with T > 0, found {clip.shape}")
     return clips

@@ -31,6 +31,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _lifter(args):
     """The ONNX Runtime lifter when asked for; None lets the pipeline load the PyTorch model."""
+    if args.checkpoint is not None and args.model is not None:
+        raise ValueError(f"give --checkpoint or --model, not both (--checkpoint {args.checkpoint}, "
+                         f"--model {args.model})")
     if args.backend != "onnx":
         return None
     from h2ot.infer.lifting import Lifter

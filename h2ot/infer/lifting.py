@@ -162,7 +162,8 @@ class Lifter:
 
     ``lifter = h2ot.Lifter.from_pretrained()`` (or ``Lifter.from_checkpoint(path)``, or ``Lifter(model)``),
     then ``lifter.predict(keypoints2d, image_size=(w, h), fps=30)`` → ``[T, 17, 3]`` root-relative metres in
-    camera axes (x right, y down, z forward), one pose per input frame.
+    camera axes (x right, y down, z forward; for the shipped models, the camera turned to look at the person,
+    the camera's own axes for a person near the image centre), one pose per input frame.
 
     ``keypoints2d``: ``[T, K, 2|3]`` pixels (x, y[, confidence]) in ``format`` (``h36m`` by default, or
     ``coco``, ``halpe``, ``openpose``/``body25``, ``mediapipe``/``blazepose``); NaN marks a missing frame or
