@@ -1,15 +1,17 @@
-"""The default pretrained model shipped with the package, and safe loading of h2ot weights.
+"""The pretrained models shipped with the package, and safe loading of h2ot weights.
 
-``h2ot.load_pretrained()`` returns the shipped H2OT w. MixSTE model (trained on the CMU mocap
-training subjects, the README, "Training") in eval mode, ready for inference::
+``h2ot.load_pretrained(name)`` returns a shipped H2OT w. MixSTE model in eval mode, ready for inference
+(the README, "The shipped models"): ``"free"`` (``h2ot_mixste_free``, trained on data free for any use),
+``"nc"`` (``h2ot_mixste_nc``, also trained on non-commercial data: CC BY-NC 4.0), the default
+:data:`DEFAULT`, or the previous release ``"h2ot_mixste_cmu"``::
 
     model = h2ot.load_pretrained()
-    poses = model(x2d)          # x2d [B, 243, 17, 2] normalised screen coords -> [B, 243, 17, 3] metres
+    poses = model(x2d)          # x2d [B, 243, 17, 2] -> [B, 243, 17, 3] metres
 
-The input convention travels with the weights (``model.pretrained_info["input"]``): Human3.6M-17
-joint order, 2 channels (x, y) normalised with :func:`h2ot.data.normalize_screen`
-(``X / w * 2 - [1, h / w]``), 50 fps (resample other frame rates first), output root-relative
-metres in the camera frame.
+The input convention and the licence travel with the weights (``model.pretrained_info``: ``input``,
+``license``, ``notice``): Human3.6M-17 joint order, 2 channels (x, y), 50 fps (resample other frame rates
+first); the shipped models normalise each window themselves (``input_norm="window"``), the previous release
+takes :func:`h2ot.data.normalize_screen` coordinates.
 
 Weights are stored as float16 (cast to float32 on load), with a JSON card beside them (data, config,
 commit, metrics, SHA-256). Loading uses ``torch.load(..., weights_only=True)``, checks the checksum,
@@ -24,7 +26,7 @@ from pathlib import Path
 import torch
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-DEFAULT = "h2ot_mixste_cmu"
+DEFAULT = "h2ot_mixste_nc"  # the more accurate of the two shipped models (README, "The shipped models")
 #: short names of the shipped models (``--model free``, ``load_pretrained("nc")``)
 ALIASES = {"free": "h2ot_mixste_free", "nc": "h2ot_mixste_nc"}
 

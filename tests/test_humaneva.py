@@ -233,9 +233,10 @@ def test_cli_model_runs_at_the_checkpoints_frame_rate(raw, tmp_path, capsys):
 
 def test_eval_accepts_the_shipped_model():
     from h2ot.infer.lifting import model_fps
-    from h2ot.pretrained import WEIGHTS_DIR
+    from h2ot.pretrained import DEFAULT, WEIGHTS_DIR
 
     shipped = ev.load_eval_model("pretrained")
-    assert model_fps(shipped) == 50.0 and shipped.pretrained_info["name"] == "h2ot_mixste_cmu"
+    assert model_fps(shipped) == 50.0 and shipped.pretrained_info["name"] == DEFAULT
+    assert ev.load_eval_model("free").pretrained_info["name"] == "h2ot_mixste_free"
     by_path = ev.load_checkpoint_model(WEIGHTS_DIR / "h2ot_mixste_cmu.pt")
     assert by_path.pretrained_info["name"] == "h2ot_mixste_cmu" and model_fps(by_path) == 50.0

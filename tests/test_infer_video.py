@@ -182,6 +182,13 @@ def test_pretrained_3d_has_human_proportions(clip):
     check_proportions(bone_lengths(result.poses3d[result.detected]))
 
 
+def test_pretrained_proportions_hold_without_fixing_the_sides(clip):
+    """Human proportions on the real clip without consistent_sides doing the work: the labels as MediaPipe
+    gives them, flips and all."""
+    result = infer_video(clip, render=False, sides=False)
+    check_proportions(bone_lengths(result.poses3d[result.detected]))
+
+
 def test_lift_with_the_onnx_backend_matches_pytorch(demo_out, checkpoint, workdir, capsys):
     pytest.importorskip("onnxruntime")
     out = workdir / "onnx"
