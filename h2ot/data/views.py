@@ -64,8 +64,8 @@ def _rotation_to(direction: np.ndarray) -> np.ndarray:
     z = np.array([0.0, 0.0, 1.0])
     axis = np.cross(z, direction)
     s, c = np.linalg.norm(axis), float(direction @ z)
-    if s < 1e-12:
-        return np.eye(3)
+    if s < 1e-12:  # along z already, or opposite it (a half turn about x)
+        return np.eye(3) if c > 0 else np.diag([1.0, -1.0, -1.0])
     k = axis / s
     kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
     return np.eye(3) + s * kx + (1 - c) * kx @ kx
