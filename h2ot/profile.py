@@ -111,7 +111,8 @@ def plain_counterpart(model: nn.Module) -> nn.Module:
     """The same backbone and sizes without pruning (a fresh, randomly initialised model)."""
     from h2ot.models import create_model
 
-    return create_model(model.model_name, pipeline=model.pipeline, **model.size)
+    return create_model(model.model_name, pipeline=model.pipeline, input_norm=getattr(model, "input_norm", None),
+                        **model.size)
 
 
 def profile(model: nn.Module, batch: int = 1, device: str = "cpu", warmup: int = 2, repeats: int = 10,
