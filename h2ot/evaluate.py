@@ -296,24 +296,14 @@ def load_eval_model(checkpoint: str, device="cpu"):
     checkpoint path."""
     from pathlib import Path
 
-    from h2ot.pretrained import ALIASES, available, load_pretrained
+    from h2ot.pretrained import load_pretrained, shipped_name
 
     name = str(checkpoint)
     if name in ("pretrained", "default"):
         return load_pretrained(device=device)
-    if (name in available() or ALIASES.get(name) in available()) and not Path(name).exists():
+    if shipped_name(name) and not Path(name).exists():
         return load_pretrained(name, device=device)
     return load_checkpoint_model(checkpoint, device)
-
-
-def _npz_metadata(path) -> dict:
-    from pathlib import Path
-
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"data file not found: {path}")
-    with np.load(path, allow_pickle=True) as npz:
-        meta = npz["metadata"].item() if "metadata" in npz.files else {}
-    return meta if isinstance(meta, dict) else {}
 
 
 def _is_humaneva(meta: dict) -> bool:
@@ -329,21 +319,18 @@ def load_test_sequences(data: str, data_2d: str | None = None, subjects=None,
     the Validate split, Walk/Jog/Box, all 3 cameras, resampled to ``fps`` (default 50), scored on
     its 15 joints (:func:`h2ot.data.humaneva.load_humaneva`)."""
     from .data.h36m import SUBJECTS_TEST
-    from .data.sequences import load_3dhp, load_vp3d
+    from .data.sequences import load_3dhp, load_vp3d, npz_metadata
 
-    with np.load(data, allow_pickle=True) as npz:
-        keys = set(npz.files)
-        meta = npz["metadata"].item() if "metadata" in keys else {}
+    keys, meta = npz_metadata(data)
     if "data" in keys:
         return load_3dhp(data)
-    meta_2d = _npz_metadata(data_2d) if data_2d is not None else {}
-    if _is_humaneva(meta if isinstance(meta, dict) else {}) or _is_humaneva(meta_2d):
+    meta_2d = npz_metadata(data_2d)[1] if data_2d is not None else {}
+    if _is_humaneva(meta) or _is_humaneva(meta_2d):
         from .data.humaneva import load_humaneva
 
         return load_humaneva(data, data_2d, fps=float(fps or 50.0), subjects=subjects)
     if subjects is None:
-        subjects = meta.get("subjects_test") if isinstance(meta, dict) else None
-        subjects = subjects or SUBJECTS_TEST
+        subjects = meta.get("subjects_test") or SUBJECTS_TEST
     return load_vp3d(data, data_2d, subjects=subjects)
 
 

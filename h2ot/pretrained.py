@@ -48,6 +48,13 @@ def available() -> list[str]:
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))
 
 
+def shipped_name(name: str) -> str | None:
+    """The file stem of the shipped model called ``name`` (a stem or a short name of :data:`ALIASES`), or
+    None when no such weights ship."""
+    stem = ALIASES.get(name, name)
+    return stem if stem in available() else None
+
+
 def model_notice(model) -> str:
     """The one-line licence notice of a shipped model's card ("" for other models): printed by ``demo``
     and ``lift`` and written into their outputs, so a restricted licence travels with the results."""
@@ -119,11 +126,10 @@ def load_pretrained(name: str = DEFAULT, device: str | torch.device = "cpu", pat
 
     info: dict = {}
     if path is None:
-        name = ALIASES.get(name, name)
-        path = WEIGHTS_DIR / f"{name}.pt"
-        if not path.is_file():
-            names = available() + [a for a, full in ALIASES.items() if full in available()]
+        if shipped_name(name) is None:
+            names = available() + [a for a in ALIASES if shipped_name(a)]
             raise PretrainedError(f"no shipped weights named {name!r}; available: {names}")
+        path = WEIGHTS_DIR / f"{shipped_name(name)}.pt"
         card = path.with_suffix(".json")
         if card.is_file():
             info = json.loads(card.read_text())

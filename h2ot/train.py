@@ -183,15 +183,6 @@ def check_same_model(ckpt: dict, model, where: str) -> None:
 # Data
 # ----------------------------------------------------------------------------------------------
 
-def _metadata(path) -> dict:
-    with np.load(path, allow_pickle=True) as npz:
-        if "metadata" not in npz.files:
-            return {}
-        meta = npz["metadata"]
-        meta = meta.item() if meta.dtype == object and meta.shape == () else {}
-    return meta if isinstance(meta, dict) else {}
-
-
 def _keep_cameras(sequences, cameras):
     if cameras is None:
         return sequences
@@ -209,13 +200,13 @@ def load_sequences(cfg: TrainConfig):
     """Training and test data from the config's files and subjects: lists of :class:`~h2ot.data.Sequence`,
     or, with ``data.virtual_views``, world clips ``[T, 17, 3]`` for training."""
     from h2ot.data.h36m import SUBJECTS_TEST, SUBJECTS_TRAIN
-    from h2ot.data.sequences import load_vp3d
+    from h2ot.data.sequences import load_vp3d, npz_metadata
     from h2ot.data.views import load_world_clips
     from h2ot.evaluate import load_test_sequences
 
     train = []
     for path in cfg.data.train:
-        meta = _metadata(path)
+        meta = npz_metadata(path)[1]
         if cfg.data.free_only and meta.get("noncommercial"):
             raise ConfigError(f"data.train: {path} was built from a non-commercial source "
                               f"({meta.get('licences')}); data.free_only refuses it")
@@ -229,7 +220,7 @@ def load_sequences(cfg: TrainConfig):
     test_path = cfg.data.test or cfg.data.train[0]
     test_2d = cfg.data.test_2d if cfg.data.test else (cfg.data.test_2d or cfg.data.data_2d)
     subjects = cfg.data.test_subjects
-    if subjects is None and not _metadata(test_path).get("subjects_test"):
+    if subjects is None and not npz_metadata(test_path)[1].get("subjects_test"):
         subjects = list(SUBJECTS_TEST)
     test = _keep_cameras(load_test_sequences(test_path, test_2d, subjects), cfg.data.cameras)
     if not train:

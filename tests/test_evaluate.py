@@ -101,12 +101,11 @@ def test_protocol_parsing_and_bad_model():
         ev.evaluate(Bad(4), toy_sequences(), flip=False)
 
 
-def test_eval_command(tmp_path, monkeypatch, capsys):
-    import h2ot
+def write_eval_files(tmp_path, seqs):
+    """A mocap-style data file of ``seqs`` (world 3D, pixel 2D, its own camera: identity orientation at the
+    origin) and a stand-in checkpoint (``model_name`` "stand-in", 5 frames) for ``h2ot eval``."""
     from h2ot.data.mocap import save_npz_atomic
 
-    seqs = toy_sequences()
-    # a mocap-style file: world 3D, pixel 2D, its own camera (identity orientation at the origin)
     cam = {"id": "c0", "res_w": 1000, "res_h": 1000, "focal_length": np.array([1000.0, 1000.0]),
            "center": np.array([500.0, 500.0]), "orientation": np.array([1.0, 0, 0, 0]),
            "translation": np.zeros(3)}
@@ -117,6 +116,14 @@ def test_eval_command(tmp_path, monkeypatch, capsys):
                     metadata={"subjects_test": ["S9"], "fps": 50.0})
     ckpt = tmp_path / "model.pt"
     torch.save({"model_name": "stand-in", "model_kwargs": {"frames": 5}, "state_dict": {}}, ckpt)
+    return data, ckpt
+
+
+def test_eval_command(tmp_path, monkeypatch, capsys):
+    import h2ot
+
+    seqs = toy_sequences()
+    data, ckpt = write_eval_files(tmp_path, seqs)
     monkeypatch.setattr(h2ot, "create_model", lambda name, **kw: Zeros(**kw), raising=False)
 
     parser = argparse.ArgumentParser()

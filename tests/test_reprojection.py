@@ -187,19 +187,9 @@ def test_eval_scores_the_input_2d_of_real_frames_only(channels):
 
 def test_eval_command_reports_it_by_default(tmp_path, monkeypatch, capsys):
     import h2ot
-    from h2ot.data.mocap import save_npz_atomic
+    from tests.test_evaluate import write_eval_files
 
-    seqs = toy_sequences()
-    cam = {"id": "c0", "res_w": 1000, "res_h": 1000, "focal_length": np.array([1000.0, 1000.0]),
-           "center": np.array([500.0, 500.0]), "orientation": np.array([1.0, 0, 0, 0]),
-           "translation": np.zeros(3)}
-    pos3d = {"S9": {s.action: s.positions for s in seqs}}
-    pos2d = {"S9": {s.action: [s.positions[..., :2] / s.positions[..., 2:] * 1000 + 500] for s in seqs}}
-    data = tmp_path / "toy.npz"
-    save_npz_atomic(data, positions_3d=pos3d, positions_2d=pos2d, cameras={"S9": [cam]},
-                    metadata={"subjects_test": ["S9"], "fps": 50.0})
-    ckpt = tmp_path / "model.pt"
-    torch.save({"model_name": "stand-in", "model_kwargs": {"frames": 5}, "state_dict": {}}, ckpt)
+    data, ckpt = write_eval_files(tmp_path, toy_sequences())
     monkeypatch.setattr(h2ot, "create_model", lambda name, **kw: Oracle(**kw), raising=False)
     parser = argparse.ArgumentParser()
     ev.register(parser.add_subparsers())

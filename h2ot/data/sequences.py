@@ -86,6 +86,19 @@ def _load_npz(path, required: tuple[str, ...]) -> dict:
     return out
 
 
+def npz_metadata(path) -> tuple[set[str], dict]:
+    """The keys of an npz data file and its ``metadata`` dict (``{}`` when it has none), without reading the
+    arrays; ``FileNotFoundError`` for a missing file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    with np.load(path, allow_pickle=True) as npz:
+        keys = set(npz.files)
+        meta = npz["metadata"] if "metadata" in keys else None
+        meta = meta.item() if meta is not None and meta.dtype == object and meta.shape == () else {}
+    return keys, meta if isinstance(meta, dict) else {}
+
+
 def _check_finite(array: np.ndarray, what: str) -> None:
     if not np.all(np.isfinite(array)):
         bad = np.argwhere(~np.isfinite(array))

@@ -168,7 +168,7 @@ class VirtualViewWindows(Dataset):
         strides = [stride] * len(clips) if isinstance(stride, int) else list(stride)
         if len(strides) != len(clips) or min(strides) < 1 or frames < 1:
             raise ValueError(f"frames and the stride (one, or one per clip) must be >= 1, got {frames} and {stride}")
-        self.clips = [np.asarray(c, dtype=np.float64) for c in clips]
+        self.clips = [np.asarray(c, dtype=np.float32) for c in clips]  # float64 per window, when it is drawn
         self.frames, self.in_channels = int(frames), int(in_channels)
         self.flip_augment, self.noise, self.bone_jitter, self.ranges = flip_augment, noise, bone_jitter, ranges
         pairs = []
@@ -190,7 +190,7 @@ class VirtualViewWindows(Dataset):
         clip = self.clips[clip_id]
         wanted = np.arange(start, start + self.frames)
         frame = np.clip(wanted, 0, len(clip) - 1)
-        positions = clip[frame]
+        positions = clip[frame].astype(np.float64)
         if self.bone_jitter is not None:
             positions = set_bone_lengths(positions, h36m_bone_lengths(rng, self.bone_jitter))
         positions = derive_torso(positions)
