@@ -35,13 +35,15 @@ class ModelConfig:
     """What ``create_model(name, pruning, recovery, schedule, pipeline, **size)`` builds."""
 
     name: str = "mixste"
-    frames: int = 243
-    depth: int = 8
-    dim: int = 512
-    num_heads: int = 8
-    mlp_hidden: int = 1024
-    in_channels: int = 2
-    drop_path_rate: float = 0.1
+    variant: Optional[str] = None        # a named size of the backbone (motionbert lite|full, motionagformer xs|s|b|l)
+    # Sizes: None leaves the backbone's own default (or its variant's); only what the config sets is passed.
+    frames: Optional[int] = None
+    depth: Optional[int] = None
+    dim: Optional[int] = None
+    num_heads: Optional[int] = None
+    mlp_hidden: Optional[int] = None
+    in_channels: Optional[int] = None
+    drop_path_rate: Optional[float] = None
     pipeline: Optional[str] = None       # default: the backbone's own
     schedule: Optional[str] = None       # "layer:tokens,..." e.g. "3:81" (HoT) or "1:121,3:81,5:27" (H2OT)
     pruning: Optional[str] = None        # cluster | attention | motion | sampler
@@ -49,19 +51,13 @@ class ModelConfig:
     input_norm: Optional[str] = None     # window: the model normalises each window's 2D position and scale
     extra: dict = field(default_factory=dict)  # other backbone arguments, passed through
 
-    # Sizes that only some backbones take; they are passed only when the backbone accepts them.
-    _SIZE_KEYS = ("frames", "depth", "dim", "num_heads", "mlp_hidden", "in_channels", "drop_path_rate")
+    _SIZE_KEYS = ("variant", "frames", "depth", "dim", "num_heads", "mlp_hidden", "in_channels",
+                  "drop_path_rate")
 
     def create_kwargs(self) -> dict:
-        """Keyword arguments for ``create_model(self.name, **kwargs)``."""
-        import inspect
-
-        from h2ot.models import BACKBONES
-
-        if self.name not in BACKBONES:
-            raise ConfigError(f"model.name: unknown backbone {self.name!r}; expected one of {sorted(BACKBONES)}")
-        params = inspect.signature(BACKBONES[self.name]).parameters
-        size = {k: getattr(self, k) for k in self._SIZE_KEYS if k in params}
+        """Keyword arguments for ``create_model(self.name, **kwargs)``: the tokenizer settings and only the
+        sizes the config sets (``create_model`` validates them against the backbone)."""
+        size = {k: getattr(self, k) for k in self._SIZE_KEYS if getattr(self, k) is not None}
         size.update(self.extra)
         return dict(pruning=self.pruning, recovery=self.recovery, schedule=self.schedule,
                     pipeline=self.pipeline, input_norm=self.input_norm, **size)
@@ -340,10 +336,11 @@ def validate(cfg: TrainConfig, check_files: bool = False) -> None:
         if value not in choices:
             raise ConfigError(f"{key}: expected one of {[c for c in choices if c is not None]}, found {value!r}")
     positive = {"model.frames": cfg.model.frames, "model.depth": cfg.model.depth, "model.dim": cfg.model.dim,
+                "model.num_heads": cfg.model.num_heads, "model.mlp_hidden": cfg.model.mlp_hidden,
                 "optim.epochs": cfg.optim.epochs, "optim.batch_size": cfg.optim.batch_size,
                 "eval.every": cfg.eval.every, "eval.batch_size": cfg.eval.batch_size}
     for key, value in positive.items():
-        if value < 1:
+        if value is not None and value < 1:
             raise ConfigError(f"{key}: must be >= 1, found {value}")
     if cfg.optim.lr <= 0:
         raise ConfigError(f"optim.lr: must be > 0, found {cfg.optim.lr}")
@@ -351,7 +348,9 @@ def validate(cfg: TrainConfig, check_files: bool = False) -> None:
         raise ConfigError(f"optim.lr_decay: must be in (0, 1], found {cfg.optim.lr_decay}")
     if cfg.optim.grad_clip < 0 or cfg.optim.max_steps_per_epoch < 0:
         raise ConfigError("optim.grad_clip and optim.max_steps_per_epoch must be >= 0")
-    if cfg.model.in_channels not in (2, 3):
+    if cfg.model.drop_path_rate is not None and not 0 <= cfg.model.drop_path_rate < 1:
+        raise ConfigError(f"model.drop_path_rate: must be in [0, 1), found {cfg.model.drop_path_rate}")
+    if cfg.model.in_channels not in (None, 2, 3):
         raise ConfigError(f"model.in_channels: expected 2 or 3, found {cfg.model.in_channels}")
     if not 0 <= cfg.data.scale_augment < 1 or cfg.data.shift_augment < 0:
         raise ConfigError(f"data.scale_augment must be in [0, 1) and data.shift_augment >= 0, found "

@@ -35,12 +35,9 @@ def create_model(name: str, pruning: str | None = None, recovery: str | None = N
         raise ValueError(f"backbone {name!r} supports the {' / '.join(supported)} pipeline only, "
                          f"found pipeline={pipeline!r}")
     given = dict(size)
-    if "block_frames" in params:  # layers sized by their token count (e.g. a BatchNorm over frames)
-        resolve = getattr(cls, "resolve_sizes", None)  # sizes implied by a variant name, if any
-        full = resolve(**size) if resolve else size
-        frames = full.get("frames", params["frames"].default)
-        depth = full.get("depth", params["depth"].default)
-        size["block_frames"] = tokens_per_block(stages, depth, frames)
+    if cls.sized_by_tokens:  # layers sized by their token count (e.g. a BatchNorm over frames)
+        full = cls.resolve_sizes(**size)  # the frames and depth that the variant and sizes imply
+        size["block_frames"] = tokens_per_block(stages, full["depth"], full["frames"])
     backbone = cls(**size)
     model = PoseLifter(backbone, schedule=stages, pruning=pruning, recovery=recovery, pipeline=pipeline,
                        input_norm=input_norm)

@@ -4,8 +4,8 @@ A backbone is three parts, and knows nothing about pruning:
 
 - ``embed(x2d [B, F, J, Cin]) -> tokens [B, F, J, C]``;
 - ``forward_block(i, tokens [B, n, J, C]) -> [B, n, J, C]`` for ``i`` in ``range(depth)``; a block must
-  work for any token count ``n`` the schedule gives it (a backbone whose layers depend on ``n`` is built
-  with ``block_frames``, the per-block token counts);
+  work for any token count ``n`` the schedule gives it (a backbone whose layers depend on ``n`` declares
+  ``sized_by_tokens = True`` and is built with ``block_frames``, the per-block token counts);
 - ``head(tokens [B, n, J, C]) -> poses [B, n, J, 3]``.
 
 ``pool_tokens(tokens) -> [B, n, D]`` gives one feature per frame token for clustering (default: the mean
@@ -30,6 +30,9 @@ class Backbone(nn.Module):
     num_joints: int
     in_channels: int
     recovery_qkv_bias: bool = True  # bias of the TRA cross-attention projections, as the authors build it
+    # True for a backbone whose layers depend on the token count: create_model then passes
+    # ``block_frames`` (tokens per block) and asks ``resolve_sizes(**size)`` for the frames and depth.
+    sized_by_tokens: bool = False
 
     def embed(self, x):
         raise NotImplementedError

@@ -29,8 +29,7 @@ def init_vit_weights(module: nn.Module) -> None:
 class MixSTE(Backbone):
     def __init__(self, frames: int = 243, depth: int = 8, dim: int = 512, num_heads: int = 8,
                  mlp_hidden: int = 1024, num_joints: int = 17, in_channels: int = 2, qkv_bias: bool = True,
-                 drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.1,
-                 block_frames: list[int] | None = None):
+                 drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.1):
         super().__init__()
         self.frames, self.depth, self.dim, self.num_heads = frames, depth, dim, num_heads
         self.num_joints, self.in_channels = num_joints, in_channels

@@ -189,6 +189,8 @@ class MotionAGFormer(Backbone):
         self.rep = nn.Linear(dim, dim_rep)
         self.head_linear = nn.Linear(dim_rep, 3)
 
+    sized_by_tokens = True
+
     @staticmethod
     def resolve_sizes(variant: str | None = "b", **size) -> dict:
         """``frames``, ``depth`` and ``dim`` that a variant name and explicit sizes imply (for create_model)."""
