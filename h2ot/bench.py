@@ -16,6 +16,7 @@ from functools import partial
 
 import torch
 
+from h2ot.checks import check_positive_int, int_at_least, positive_int
 from h2ot.evaluate import flip_average
 from h2ot.models import create_model
 from h2ot.models.presets import PRESETS
@@ -81,7 +82,10 @@ def format_rows(rows: list[dict]) -> str:
 
 
 def _ints(text: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in text.split(","))
+    try:
+        return tuple(check_positive_int(int(v), "--batch") for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--batch: expected comma-separated positive whole numbers, e.g. 1,64; found {text!r}") from None
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -105,8 +109,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--batch", default="1", help="comma-separated batch sizes, e.g. 1,64")
     p.add_argument("--flip", action="store_true", help="also measure with flip test-time augmentation")
     p.add_argument("--compile", action="store_true", help="also measure torch.compile'd models")
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--warmup", type=int_at_least(0), default=2)
+    p.add_argument("--repeats", type=positive_int, default=10)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_bench)
     return p

@@ -25,6 +25,9 @@ from collections.abc import Callable, Mapping
 
 import torch
 
+from h2ot.pretrained import load_state
+
+
 WRAPPERS = ("model_pos", "model", "state_dict", "model_state_dict")
 
 # Official defaults per backbone: HoT layer index and the seq2frame TPC schedule.
@@ -282,5 +285,5 @@ def load_official(source, model: torch.nn.Module | None = None, *, layer_index: 
         if ours != backbone:
             raise ValueError(f"this is a {backbone} checkpoint but the model's backbone is {ours}")
     check_compatible(model, state, names)
-    model.load_state_dict(state)
+    load_state(model, state, "the converted checkpoint")
     return model.eval()

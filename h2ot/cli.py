@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
+from h2ot.checks import int_at_least, positive_int
 from h2ot.tokenizer import PRUNERS, RECOVERIES
 
 
@@ -15,7 +17,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
     group = parser.add_argument_group("model")
     group.add_argument("--model", default="mixste", choices=sorted(BACKBONES), help="backbone (default mixste)")
-    group.add_argument("--frames", type=int, help="input frames F (default: the backbone's official 243)")
+    group.add_argument("--frames", type=positive_int, help="input frames F (default: the backbone's official 243)")
     group.add_argument("--schedule", default=None,
                        help="pruning stages 'layer:tokens,...', e.g. 3:81 (HoT) or 1:121,3:81,5:27 (H2OT)")
     group.add_argument("--pruning", choices=sorted(PRUNERS), help="token pruning strategy (default cluster)")
@@ -23,10 +25,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                        help="token recovery strategy for seq2seq (default attention)")
     group.add_argument("--pipeline", choices=["seq2seq", "seq2frame"],
                        help="default: the backbone's own (seq2seq; seq2frame for mhformer)")
-    group.add_argument("--depth", type=int, help="number of blocks")
-    group.add_argument("--dim", type=int, help="channels C")
-    group.add_argument("--heads", dest="num_heads", type=int, help="attention heads")
-    group.add_argument("--mlp-hidden", type=int, help="hidden width of the MLPs")
+    group.add_argument("--depth", type=positive_int, help="number of blocks")
+    group.add_argument("--dim", type=positive_int, help="channels C")
+    group.add_argument("--heads", dest="num_heads", type=positive_int, help="attention heads")
+    group.add_argument("--mlp-hidden", type=positive_int, help="hidden width of the MLPs")
     group.add_argument("--variant", help="a named size: motionbert lite|full, motionagformer xs|s|b|l")
 
 
@@ -85,10 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
                                            "in the papers' convention, median latency; a pruned model is "
                                            "timed side by side with its plain backbone.")
     add_model_arguments(prof)
-    prof.add_argument("--batch", type=int, default=1, help="batch size for the latency (FLOPs are per clip)")
+    prof.add_argument("--batch", type=positive_int, default=1, help="batch size for the latency (FLOPs are per clip)")
     prof.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    prof.add_argument("--warmup", type=int, default=2)
-    prof.add_argument("--repeats", type=int, default=10)
+    prof.add_argument("--warmup", type=int_at_least(0), default=2)
+    prof.add_argument("--repeats", type=positive_int, default=10)
     prof.add_argument("--no-baseline", action="store_true", help="do not time the plain backbone")
     prof.add_argument("--json", action="store_true", help="print one JSON object")
     prof.set_defaults(func=run_profile)
@@ -119,7 +121,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return "; ".join(lines) if lines else type(error).__name__
+
+
+def _os_message(error: OSError) -> str:
+    """One line for a file-system error: what happened and to which file."""
+    where = " → ".join(str(f) for f in (error.filename, error.filename2) if f is not None)
+    reason = error.strerror or str(error)
+    return f"{where}: {reason}" if where else reason
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A user error (a bad value, file or model) prints one line ``h2ot CMD: error: ...``
+    and returns 2; an interruption returns 130; anything else is a bug in h2ot: one line that says so and
+    exit code 1 (``H2OT_DEBUG=1`` shows the traceback)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
@@ -128,8 +145,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, ImportError) as error:
-        print(f"h2ot {args.command}: error: {error}", file=sys.stderr)
+        print(f"h2ot {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except OSError as error:  # permissions, a full disk, a path through a file, ...
+        print(f"h2ot {args.command}: error: {_os_message(error)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"h2ot {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 — a bug: say so in one line unless debugging
+        if os.environ.get("H2OT_DEBUG"):
+            raise
+        print(f"h2ot {args.command}: internal error: {type(error).__name__}: {_one_line(error)} (a bug in h2ot; "
+              "run with H2OT_DEBUG=1 for the traceback and please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from . import metrics
+from .checks import positive_int
 from .data.sequences import Sequence
 from .data.skeleton import flip_pose
 from .data.windows import PoseWindows
@@ -275,12 +276,9 @@ def load_checkpoint_model(path, device="cpu"):
     (``h2ot/weights/*.pt``), else the checkpoint's optional ``fps`` / ``metadata["fps"]``."""
     from pathlib import Path
 
-    from h2ot import create_model  # lazy: the model side is independent of the data side
-    from h2ot.pretrained import WEIGHTS_DIR, read_weights
+    from h2ot.pretrained import WEIGHTS_DIR, build_from_weights
 
-    ckpt = read_weights(path)
-    model = create_model(ckpt["model_name"], **ckpt["model_kwargs"])
-    model.load_state_dict(ckpt["state_dict"])
+    model, ckpt = build_from_weights(path)
     card = Path(path).with_suffix(".json")
     meta = ckpt.get("metadata") if isinstance(ckpt.get("metadata"), dict) else {}
     if Path(path).resolve().parent == WEIGHTS_DIR.resolve() and card.is_file():
@@ -396,7 +394,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                         "authors' convention)")
     p.add_argument("--subjects", default=None, help="comma list of test subjects (default: the "
                                                     "file's test split, else S9,S11)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=run_eval)

@@ -8,8 +8,6 @@ dynamic; the frame count is fixed by the model's positional embeddings.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from h2ot.fileio import atomic_path
 from h2ot.profile import example_input
 
 OPSETS = range(14, 21)  # scaled_dot_product_attention needs 14; 20 is the newest the exporter writes
@@ -43,25 +42,19 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = 17, check: bool
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
     x = example_input(model, batch=2)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx.tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shapes read as Python numbers
-            torch.onnx.export(model, (x,), tmp, input_names=["keypoints"], output_names=["poses"],
+            torch.onnx.export(model, (x,), str(tmp), input_names=["keypoints"], output_names=["poses"],
                               dynamic_axes={"keypoints": {0: "batch"}, "poses": {0: "batch"}},
                               opset_version=opset, dynamo=False)
-        _write_metadata(tmp, model)
+        _write_metadata(str(tmp), model)
         result = {"path": str(path), "opset": opset, "max_abs_diff": None}
         if check:
-            result["max_abs_diff"] = compare_with_torch(model, tmp)
+            result["max_abs_diff"] = compare_with_torch(model, str(tmp))
             if result["max_abs_diff"] > TOLERANCE:
                 raise ValueError(f"onnxruntime and PyTorch disagree by {result['max_abs_diff']:.2e} "
                                  f"(> {TOLERANCE}) for {model.describe()}")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return result
 
 

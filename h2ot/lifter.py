@@ -117,6 +117,12 @@ class PoseLifter(nn.Module):
             raise ValueError(f"expected 2D keypoints of shape {expected}, found {tuple(x.shape)}")
         if not x.is_floating_point():
             raise ValueError(f"expected floating-point keypoints, found dtype {x.dtype}")
+        param = next(self.parameters(), None)
+        if param is not None and torch.is_autocast_enabled(x.device.type) is False and x.dtype != param.dtype:
+            raise ValueError(f"expected keypoints of the model's dtype {param.dtype}, found {x.dtype} "
+                             f"(convert with x.to({param.dtype}))")
+        if param is not None and x.device != param.device:
+            raise ValueError(f"expected keypoints on the model's device {param.device}, found {x.device}")
         if not torch.isfinite(x).all():
             raise ValueError("the 2D keypoints contain NaN or infinite values; fill missing joints first "
                              "(e.g. interpolate them and set their confidence to 0)")

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import torch
 
+from h2ot.fileio import atomic_path, write_text_atomic
+
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT = "h2ot_mixste_nc"  # the more accurate of the two shipped models (README, "The shipped models")
 #: short names of the shipped models (``--model free``, ``load_pretrained("nc")``)
@@ -87,9 +89,47 @@ def read_weights(path: str | Path) -> dict:
     except Exception as err:
         raise PretrainedError(f"{path}: cannot load as a weights-only checkpoint ({err})") from None
     if not isinstance(ckpt, dict) or any(k not in ckpt for k in ("model_name", "model_kwargs", "state_dict")):
-        found = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
+        found = sorted(map(str, ckpt)) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise PretrainedError(f"{path}: expected a dict with model_name, model_kwargs, state_dict; found {found}")
+    kinds = {"model_name": str, "model_kwargs": dict, "state_dict": dict}
+    for key, kind in kinds.items():
+        if not isinstance(ckpt[key], kind):
+            raise PretrainedError(f"{path}: {key} must be a {kind.__name__}, found {type(ckpt[key]).__name__}")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in ckpt["state_dict"].items()):
+        raise PretrainedError(f"{path}: state_dict must map parameter names to tensors")
     return ckpt
+
+
+def load_state(model, state: dict, source) -> None:
+    """``model.load_state_dict(state)`` (floating tensors cast to the model's float32), refusing with one
+    line that names ``source`` and what does not fit: missing, unexpected or differently shaped tensors."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        parts = [f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
+                 f"{len(unexpected)} unexpected (e.g. {unexpected[0]})" if unexpected else "",
+                 f"{len(shapes)} of another shape (e.g. {shapes[0]}: {tuple(state[shapes[0]].shape)} in the file, "
+                 f"{tuple(own[shapes[0]].shape)} in the model)" if shapes else ""]
+        name = describe_model(getattr(model, "model_name", type(model).__name__), getattr(model, "model_kwargs", {}))
+        raise PretrainedError(f"{source}: the tensors do not fit {name}: " + "; ".join(p for p in parts if p))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+
+
+def build_from_weights(path: str | Path):
+    """``(model, checkpoint)``: the model an h2ot checkpoint declares, built by ``create_model`` and loaded,
+    or a one-line :class:`PretrainedError` naming the file."""
+    from h2ot.models import create_model
+
+    ckpt = read_weights(path)
+    try:
+        model = create_model(ckpt["model_name"], **ckpt["model_kwargs"])
+    except (TypeError, ValueError) as err:
+        raise PretrainedError(f"{path}: cannot build {describe_model(ckpt['model_name'], ckpt['model_kwargs'])} "
+                              f"({err})") from None
+    load_state(model, ckpt["state_dict"], path)
+    return model, ckpt
 
 
 def load_weights(model, path: str | Path, ignore: tuple[str, ...] = ()):
@@ -100,8 +140,7 @@ def load_weights(model, path: str | Path, ignore: tuple[str, ...] = ()):
         name, kwargs = getattr(model, "model_name", None), getattr(model, "model_kwargs", None) or {}
         raise PretrainedError(f"{path} holds weights for {describe_model(ckpt['model_name'], ckpt['model_kwargs'])}, "
                               f"but the model is {describe_model(name, kwargs)}")
-    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
-    model.load_state_dict(state)
+    load_state(model, ckpt["state_dict"], path)
     return model
 
 
@@ -122,8 +161,6 @@ def load_pretrained(name: str = DEFAULT, device: str | torch.device = "cpu", pat
     were built for another model). ``verify``: check the SHA-256 recorded in the model card.
     The card is attached as ``model.pretrained_info``.
     """
-    from h2ot.models import create_model
-
     info: dict = {}
     if path is None:
         if shipped_name(name) is None:
@@ -137,13 +174,9 @@ def load_pretrained(name: str = DEFAULT, device: str | torch.device = "cpu", pat
             raise PretrainedError(f"{path}: checksum mismatch (expected {info['sha256']}, found {sha256(path)}); "
                                   "the file is corrupt, reinstall the package")
     if model is None:
-        ckpt = read_weights(path)
-        try:
-            model = create_model(ckpt["model_name"], **ckpt["model_kwargs"])
-        except (TypeError, ValueError) as err:
-            raise PretrainedError(f"{path}: cannot build {describe_model(ckpt['model_name'], ckpt['model_kwargs'])} "
-                                  f"({err})") from None
-    load_weights(model, path)
+        model = build_from_weights(path)[0]
+    else:
+        load_weights(model, path)
     model.pretrained_info = info
     return model.to(device).eval()
 
@@ -155,16 +188,12 @@ def export_weights(checkpoint: str | Path, out: str | Path, card: dict | None = 
     state = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
              for k, v in ckpt["state_dict"].items()}
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    torch.save({"model_name": ckpt["model_name"], "model_kwargs": ckpt["model_kwargs"], "state_dict": state}, tmp)
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        torch.save({"model_name": ckpt["model_name"], "model_kwargs": ckpt["model_kwargs"], "state_dict": state},
+                   tmp)
     card = dict(card or {})
     card.update(file=out.name, sha256=sha256(out), bytes=out.stat().st_size,
                 dtype="float16" if half else "float32", model_name=ckpt["model_name"],
                 model_kwargs=ckpt["model_kwargs"])
-    card_path = out.with_suffix(".json")
-    card_tmp = card_path.with_name(f".{card_path.name}.tmp")
-    card_tmp.write_text(json.dumps(card, indent=2) + "\n")
-    card_tmp.replace(card_path)
+    write_text_atomic(out.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
     return card

@@ -9,7 +9,9 @@ a seq2seq model can also run only every ``hop`` frames and emit ``hop`` poses fr
 dividing the cost per frame by ``hop`` at ``hop - 1`` frames of extra delay.
 
 A frame with missing joints (NaN) or no detection at all (``None``) does not stop the stream: the missing
-joints take their last seen position (confidence 0 for a 3-channel model) and the frame is flagged.
+joints take their last seen position (confidence 0 for a 3-channel model) and the frame is flagged. A joint
+not seen yet (the stream starts without it) takes its first seen position once it appears, in every
+buffered frame, as frames before the stream take the first frame.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ class OnlineLifter:
     def __init__(self, model, lookahead: int = 0, hop: int = 1, device: str | torch.device = "cpu"):
         self.model = model.eval() if hasattr(model, "eval") else model
         self.frames, self.joints, self.channels = model.frames, model.num_joints, model.in_channels
+        for name, value in (("lookahead", lookahead), ("hop", hop)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{name} must be a whole number of frames, found {value!r}")
         seq2seq = model.pipeline == "seq2seq"
         max_lookahead = self.frames - 1 if seq2seq else (self.frames - 1) - (self.frames - 1) // 2
         if not 0 <= lookahead <= max_lookahead:
@@ -48,6 +53,7 @@ class OnlineLifter:
         self.received = 0   # frames pushed so far
         self.emitted = 0    # poses returned so far
         self.last = None    # last filled frame, [J, C]
+        self.seen = torch.zeros(self.joints, dtype=torch.bool)  # joints seen at least once
 
     @property
     def delay(self) -> int:
@@ -83,9 +89,16 @@ class OnlineLifter:
             frame = frame.clone()
         missing = ~torch.isfinite(frame).all(dim=1)
         if missing.any():
-            frame[missing] = self.last[missing] if self.last is not None else 0.0
+            present = frame[~missing]
+            guess = present.mean(dim=0) if len(present) else torch.zeros(self.channels)  # until first seen
+            frame[missing] = torch.where(self.seen[missing, None], self.last[missing], guess) \
+                if self.last is not None else guess
             if self.channels == 3:
                 frame[missing, 2] = 0.0
+        new = ~missing & ~self.seen
+        if new.any():  # first sight of these joints: they stood there in the buffered frames too
+            self.ring[:, new] = frame[new]
+            self.seen |= new
         self.last = frame
         return frame, bool(missing.any())
 

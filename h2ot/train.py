@@ -33,6 +33,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
 from h2ot.config import ConfigError, TrainConfig, load_config, to_dict, validate
+from h2ot.fileio import atomic_path, write_text_atomic
 from h2ot.losses import pose_loss
 
 CHECKPOINT_KEYS = ("model_name", "model_kwargs", "state_dict")
@@ -127,27 +128,14 @@ def seed_everything(seed: int) -> None:
 # ----------------------------------------------------------------------------------------------
 
 def atomic_save(obj, path: str | Path) -> None:
-    """``torch.save`` to a temporary file in the same folder, then ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    """``torch.save``, atomically."""
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def atomic_write_text(text: str, path: str | Path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def write_logs(history: list[dict], out: Path) -> None:
     """``log.jsonl`` and ``log.csv``: one row per finished epoch (rewritten whole, atomically)."""
-    atomic_write_text("".join(json.dumps(row) + "\n" for row in history), out / "log.jsonl")
+    write_text_atomic(out / "log.jsonl", "".join(json.dumps(row) + "\n" for row in history))
     keys: list[str] = []
     for row in history:
         keys += [k for k in row if k not in keys]
@@ -156,7 +144,7 @@ def write_logs(history: list[dict], out: Path) -> None:
     writer.writeheader()
     for row in history:
         writer.writerow(row)
-    atomic_write_text(buf.getvalue(), out / "log.csv")
+    write_text_atomic(out / "log.csv", buf.getvalue())
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -412,7 +400,7 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
         out.mkdir(parents=True, exist_ok=True)
         import yaml
 
-        atomic_write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), out / "config.yaml")
+        write_text_atomic(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
         if history:
             write_logs(history, out)
         if cfg.tensorboard:
@@ -524,7 +512,7 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
                "epochs": len(history) if ddp.main else None, "final": last_metrics,
                "best": best, "times": times, "world_size": ddp.world}
     if ddp.main:
-        atomic_write_text(json.dumps(summary, indent=2) + "\n", out / "summary.json")
+        write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 

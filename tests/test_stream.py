@@ -79,3 +79,21 @@ def test_missing_joints_and_frames_keep_the_stream_going():
     assert all(np.isfinite(p.pose).all() for p in poses)
     with pytest.raises(ValueError, match=r"expected one frame of keypoints \[17, 3\], found \(17, 2\)"):
         OnlineLifter(model).push(np.zeros((17, 2)))
+
+
+@pytest.mark.parametrize("lookahead", [0, 3])
+def test_a_stream_that_starts_without_a_person(lookahead):
+    """Frames before the first detection take the first seen pose, as frames before the stream do: the
+    poses after it match a stream that starts on the first detection (no zeros in the buffer)."""
+    model = small_model().eval()
+    x = real_clip(20)[0].numpy()
+    late = run_stream(OnlineLifter(model, lookahead=lookahead), [None, None] + list(x[2:]))
+    clean = run_stream(OnlineLifter(model, lookahead=lookahead), list(x[2:]))
+    assert [p.flagged for p in late] == [True, True] + [False] * 18
+    np.testing.assert_allclose(np.stack([p.pose for p in late[2:]]), np.stack([p.pose for p in clean]), atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [{"hop": 2.5}, {"hop": True}, {"lookahead": "1"}, {"hop": 0}])
+def test_stream_settings_are_checked(kwargs):
+    with pytest.raises(ValueError, match="hop|lookahead"):
+        OnlineLifter(small_model(), **kwargs)

@@ -7,6 +7,8 @@ import sys
 
 import numpy as np
 
+from h2ot.checks import fps_arg
+
 
 def _cameras_arg(value: str):
     if value == "h36m" or value == "wide":
@@ -86,7 +88,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="folder of .bvh / .bvh.gz files, searched recursively; repeat for several sources "
                         "(CMU, Bandai Namco, ReActIdle or any rig a preset or mapping reads)")
     m.add_argument("--out", required=True, help="output .npz")
-    m.add_argument("--fps", type=float, default=50.0, help="target frame rate (default 50)")
+    m.add_argument("--fps", type=fps_arg, default=50.0, help="target frame rate (default 50)")
     m.add_argument("--cameras", type=_cameras_arg, default="h36m",
                    help="'h36m' (4 fixed Human3.6M-like views, default), N random Human3.6M-like cameras "
                         "per subject, or 'wide[:N]' (N cameras per clip like real videos: phones to lab "

@@ -27,12 +27,12 @@ importer reads at scale 1; ``cm`` for tools that expect centimetres).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from h2ot.data.skeleton import NUM_JOINTS
+from h2ot.fileio import write_text_atomic
 
 # (name, Human3.6M joint whose position the joint sits at, parent name, rest direction of the offset
 #  from the parent, or None for a zero-offset branch joint)
@@ -192,11 +192,7 @@ def write_bvh(path, positions, fps: float, units: str = "m", axes: str = "camera
     motion = np.concatenate(columns, axis=1)
     lines += ["MOTION", f"Frames: {len(motion)}", f"Frame Time: {1.0 / float(fps):.8f}"]
     body = "\n".join(" ".join(f"{v:.6g}" if abs(v) >= 1e-9 else "0" for v in row) for row in motion)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n" + body + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, "\n".join(lines) + "\n" + body + "\n")
 
 
 def read_bvh_h36m(path, axes: str = "camera") -> np.ndarray:

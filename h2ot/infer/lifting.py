@@ -14,15 +14,18 @@
 """
 from __future__ import annotations
 
+import logging
 
 import numpy as np
 import torch
 
+from h2ot.checks import as_float_array, check_fps, check_image_size, check_resampled_length
 from h2ot.data.camera import normalize_screen
 from h2ot.data.mocap import resample
 from h2ot.data.skeleton import NUM_JOINTS, convert_keypoints
 from h2ot.evaluate import flip_average
 
+log = logging.getLogger(__name__)
 MIN_FRAMES = 3  # fewer frames carry no motion worth lifting
 DEFAULT_FPS = 50.0  # Human3.6M's rate, the rate every model here is trained at unless it says otherwise
 
@@ -144,6 +147,21 @@ def fill_joint_gaps(keypoints: np.ndarray) -> np.ndarray:
     return keypoints
 
 
+def warn_outside_image(keypoints: np.ndarray, image_size, limit: float = 0.2) -> None:
+    """Log a warning when more than ``limit`` of the keypoints lie well outside the image (beyond half its
+    size past an edge): the image size is probably wrong, and the 3D will be too."""
+    xy = keypoints[..., :2]
+    seen = np.isfinite(xy).all(-1)
+    if not seen.any():
+        return
+    w, h = image_size
+    pts = xy[seen]
+    outside = ((pts[:, 0] < -0.5 * w) | (pts[:, 0] > 1.5 * w) | (pts[:, 1] < -0.5 * h) | (pts[:, 1] > 1.5 * h)).mean()
+    if outside > limit:
+        log.warning("%.0f %% of the keypoints lie far outside the %d x %d image; is the image size right?",
+                    100 * outside, w, h)
+
+
 def prepare_keypoints(keypoints: np.ndarray, image_size, fmt: str = "h36m") -> np.ndarray:
     """Pixels ``[T, K, 2|3]`` in format ``fmt`` → Human3.6M-17 normalised screen coordinates
     ``[T, 17, 3]`` (x, y, confidence; confidence 1 when the input has none)."""
@@ -175,7 +193,7 @@ class Lifter:
     def __init__(self, model, fps: float | None = None, flip: bool = True, device="cpu",
                  overlap: int | None = None, blend: str = "linear"):
         self.model = model.to(device).eval()
-        self.fps = float(fps) if fps else model_fps(model)
+        self.fps = check_fps(fps, "Lifter fps") if fps is not None else model_fps(model)
         self.flip, self.device, self.overlap, self.blend = flip, device, overlap, blend
 
     @classmethod
@@ -197,12 +215,7 @@ class Lifter:
         """A checkpoint ``{"model_name", "model_kwargs", "state_dict"}`` (plus an optional ``fps``)."""
         from h2ot.evaluate import load_checkpoint_model
 
-        model = load_checkpoint_model(path)
-        if kwargs.get("fps") is None:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-            meta = ckpt.get("metadata") if isinstance(ckpt.get("metadata"), dict) else {}
-            kwargs["fps"] = ckpt.get("fps") or meta.get("fps")
-        return cls(model, **kwargs)
+        return cls(load_checkpoint_model(path), **kwargs)  # the checkpoint's frame rate: model_fps(model)
 
     @classmethod
     def from_onnx(cls, path=None, name: str | None = None, **kwargs) -> "Lifter":
@@ -250,11 +263,14 @@ class Lifter:
                 normalized: bool = False) -> np.ndarray:
         """``[T, K, 2|3]`` pixels → ``[T, 17, 3]`` root-relative metres (see the class docstring).
         ``normalized=True``: the input is already Human3.6M-17 in normalised screen coordinates."""
-        keypoints2d = np.asarray(keypoints2d, dtype=np.float64)
+        keypoints2d = as_float_array(keypoints2d, "keypoints2d")
         if keypoints2d.ndim != 3 or keypoints2d.shape[-1] not in (2, 3):
-            raise ValueError(f"expected keypoints [T, K, 2|3], found shape {keypoints2d.shape}")
-        if fps is None or not fps > 0:
-            raise ValueError(f"fps must be positive, found {fps}")
+            raise ValueError(f"keypoints2d: expected [T, K, 2|3], found shape {keypoints2d.shape}")
+        fps = check_fps(fps)
+        if not normalized:
+            image_size = check_image_size(image_size)
+            warn_outside_image(keypoints2d, image_size)
+        check_resampled_length(len(keypoints2d), fps, self.fps)
         if keypoints2d.shape[-1] == 2:
             keypoints2d = np.concatenate([keypoints2d, np.ones(keypoints2d.shape[:-1] + (1,))], axis=-1)
         if len(keypoints2d) < MIN_FRAMES:

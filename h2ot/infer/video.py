@@ -75,6 +75,19 @@ def probe_video(path) -> VideoInfo:
                          ctx.name)
 
 
+def frame_times(path) -> np.ndarray | None:
+    """Presentation time of every frame in seconds from the first (from the packets' timestamps, without
+    decoding), or None when the stream does not time its packets. A variable-frame-rate video (a phone's)
+    is timed by these, not by its nominal rate."""
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        pts = [packet.pts for packet in container.demux(stream) if packet.size]
+    if not pts or any(p is None for p in pts) or stream.time_base is None:
+        return None
+    pts = np.sort(np.array(pts, dtype=np.float64))
+    return (pts - pts[0]) * float(stream.time_base)
+
+
 def iter_frames(path, width: int | None = None, height: int | None = None) -> Iterator[np.ndarray]:
     """Decode a video to RGB frames ``[H, W, 3]`` uint8, optionally rescaled (FFmpeg's swscale)."""
     av = require_av()
@@ -117,9 +130,11 @@ class VideoWriter:
         self.count = 0
         self._av = av
 
-    def write(self, image: np.ndarray) -> None:
+    def write(self, image: np.ndarray, tick: int | None = None) -> None:
+        """Add one frame, shown at ``tick / fps`` seconds (default: one tick after the previous frame)."""
         frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        frame.pts, frame.time_base = self.count, 1 / self.rate
+        self.tick = self.count if tick is None and not self.count else (self.tick + 1 if tick is None else tick)
+        frame.pts, frame.time_base = self.tick, 1 / self.rate
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
         self.count += 1
