@@ -16,7 +16,7 @@ from functools import partial
 
 import torch
 
-from h2ot.checks import check_positive_int, int_at_least, positive_int
+from h2ot.checks import check_positive_int, device_arg, int_at_least, positive_int
 from h2ot.evaluate import flip_average
 from h2ot.models import create_model
 from h2ot.models.presets import PRESETS
@@ -105,7 +105,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", type=lambda s: s.split(","), default=list(PRESETS),
                    help="comma-separated backbones (default: all)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", type=device_arg)
     p.add_argument("--batch", default="1", help="comma-separated batch sizes, e.g. 1,64")
     p.add_argument("--flip", action="store_true", help="also measure with flip test-time augmentation")
     p.add_argument("--compile", action="store_true", help="also measure torch.compile'd models")

@@ -62,6 +62,27 @@ def check_resampled_length(frames: int, src_fps: float, dst_fps: float, what: st
                          f"model's {dst_fps:g} fps (at most {MAX_FRAMES:,}); check the frame rate")
 
 
+def check_device(value: str) -> str:
+    """A torch device this machine has: ``cpu``, ``cuda``, ``cuda:1``, ``mps``."""
+    import torch
+
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"--device: expected cpu, cuda, cuda:N or mps, found {value!r}") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"--device {value}: this machine has no CUDA GPU that PyTorch can use")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"--device {value}: this machine has {count} CUDA GPU(s) (cuda:0..cuda:{count - 1})")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {value}: Apple's MPS is not available on this machine")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"--device: expected cpu, cuda, cuda:N or mps, found {value!r}")
+    return value
+
+
 def as_float_array(value, what: str) -> np.ndarray:
     """A float64 numpy array from an array, a list or a tensor (also one that requires grad or lives on a
     GPU); ``ValueError`` for anything that is not numbers."""
@@ -93,6 +114,13 @@ def _argtype(check, name: str):
 
 positive_int = _argtype(lambda v: check_positive_int(v, "value"), "positive_int")
 fps_arg = _argtype(check_fps, "fps")
+
+
+def device_arg(text: str) -> str:
+    try:
+        return check_device(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err).split(": ", 1)[-1]) from None
 
 
 def int_at_least(minimum: int):

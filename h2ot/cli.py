@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from h2ot.checks import int_at_least, positive_int
+from h2ot.checks import device_arg, int_at_least, positive_int
 from h2ot.tokenizer import PRUNERS, RECOVERIES
 
 
@@ -75,10 +75,18 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error: ``h2ot lift: error: argument --fps: ... (h2ot lift --help)``,
+    exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from h2ot import __version__
 
-    parser = argparse.ArgumentParser(prog="h2ot", description="Efficient video 3D human pose estimation (H2OT).")
+    parser = Parser(prog="h2ot", description="Efficient video 3D human pose estimation (H2OT).")
     parser.add_argument("--version", action="version", version=f"h2ot {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -88,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                                            "timed side by side with its plain backbone.")
     add_model_arguments(prof)
     prof.add_argument("--batch", type=positive_int, default=1, help="batch size for the latency (FLOPs are per clip)")
-    prof.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    prof.add_argument("--device", default="cpu", type=device_arg, help="cpu, cuda, cuda:1, ...")
     prof.add_argument("--warmup", type=int_at_least(0), default=2)
     prof.add_argument("--repeats", type=positive_int, default=10)
     prof.add_argument("--no-baseline", action="store_true", help="do not time the plain backbone")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -316,7 +317,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         try:
             raw = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML ({err})") from None
+            mark = getattr(err, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+            raise ConfigError(f"{path}: not valid YAML ({where}{getattr(err, 'problem', None) or err})") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level, found {type(raw).__name__}")
     _deep_update(raw, parse_overrides(overrides))
@@ -330,6 +333,12 @@ def to_dict(cfg: TrainConfig) -> dict:
 
 def validate(cfg: TrainConfig, check_files: bool = False) -> None:
     """Value checks that need no data; ``check_files`` also checks that every data file exists."""
+    for section in ("model", "data", "optim", "loss", "eval"):
+        part = getattr(cfg, section, None)
+        for f in dataclasses.fields(part) if dataclasses.is_dataclass(part) else ():
+            value = getattr(part, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{section}.{f.name}: expected a finite number, found {value}")
     for key, choices in CHOICES.items():
         section, name = key.split(".")
         value = getattr(getattr(cfg, section), name)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from . import metrics
-from .checks import positive_int
+from .checks import device_arg, positive_int
 from .data.sequences import Sequence
 from .data.skeleton import flip_pose
 from .data.windows import PoseWindows
@@ -333,28 +332,24 @@ def load_test_sequences(data: str, data_2d: str | None = None, subjects=None,
 
 
 def run_eval(args) -> int:
-    try:
-        if args.data is None:
-            raise ValueError("--data is required")
-        baseline = getattr(args, "baseline", None)
-        if (args.checkpoint is None) == (baseline is None):
-            raise ValueError("give either --checkpoint (a .pt file, or 'pretrained' for the shipped "
-                             "model) or --baseline mean-pose")
-        from h2ot.infer.lifting import DEFAULT_FPS, model_fps
+    if args.data is None:
+        raise ValueError("--data is required")
+    baseline = getattr(args, "baseline", None)
+    if (args.checkpoint is None) == (baseline is None):
+        raise ValueError("give either --checkpoint (a .pt file, or 'pretrained' for the shipped "
+                         "model) or --baseline mean-pose")
+    from h2ot.infer.lifting import DEFAULT_FPS, model_fps
 
-        model = None if baseline else load_eval_model(args.checkpoint, args.device)
-        subjects = args.subjects.split(",") if args.subjects else None
-        sequences = load_test_sequences(args.data, args.data_2d, subjects,
-                                        fps=DEFAULT_FPS if model is None else model_fps(model))
-        if model is None:
-            result = evaluate_baseline(sequences, baseline, protocol=args.protocol)
-        else:
-            result = evaluate(model, sequences, protocol=args.protocol, flip=args.flip,
-                              batch_size=args.batch_size, device=args.device,
-                              include_padded=args.include_padded)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"h2ot eval: error: {err}", file=sys.stderr)
-        return 2
+    model = None if baseline else load_eval_model(args.checkpoint, args.device)
+    subjects = args.subjects.split(",") if args.subjects else None
+    sequences = load_test_sequences(args.data, args.data_2d, subjects,
+                                    fps=DEFAULT_FPS if model is None else model_fps(model))
+    if model is None:
+        result = evaluate_baseline(sequences, baseline, protocol=args.protocol)
+    else:
+        result = evaluate(model, sequences, protocol=args.protocol, flip=args.flip,
+                          batch_size=args.batch_size, device=args.device,
+                          include_padded=args.include_padded)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -396,6 +391,6 @@ def register(subparsers) -> argparse.ArgumentParser:
                                                     "file's test split, else S9,S11)")
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", type=device_arg)
     p.set_defaults(func=run_eval)
     return p

@@ -44,6 +44,9 @@ def normalize_window(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([xy, x[..., 2:]], dim=-1) if x.shape[-1] > 2 else xy
 
 
+# Larger 2D values are not normalised coordinates, and overflow float32 attention (NaN poses).
+MAX_INPUT = 1e5
+
 class PoseLifter(nn.Module):
     """Lift 2D keypoint clips ``[B, F, J, Cin]`` to root-relative 3D poses in metres.
 
@@ -126,6 +129,9 @@ class PoseLifter(nn.Module):
         if not torch.isfinite(x).all():
             raise ValueError("the 2D keypoints contain NaN or infinite values; fill missing joints first "
                              "(e.g. interpolate them and set their confidence to 0)")
+        if x.numel() and x.abs().max() > MAX_INPUT:
+            raise ValueError(f"2D keypoint values up to {x.abs().max().item():.3g}: expected normalised "
+                             f"coordinates (about -1..1; at most {MAX_INPUT:g})")
 
     def forward(self, x: torch.Tensor, return_kept: bool = False):
         if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):

@@ -87,7 +87,9 @@ def read_weights(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise PretrainedError(f"{path}: cannot load as a weights-only checkpoint ({err})") from None
+        reason = ("it holds objects other than tensors and plain containers, or is not a PyTorch file"
+                  if "Weights only load failed" in str(err) else (str(err).splitlines() or [""])[0][:200])
+        raise PretrainedError(f"{path}: cannot load as a weights-only PyTorch checkpoint ({reason})") from None
     if not isinstance(ckpt, dict) or any(k not in ckpt for k in ("model_name", "model_kwargs", "state_dict")):
         found = sorted(map(str, ckpt)) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise PretrainedError(f"{path}: expected a dict with model_name, model_kwargs, state_dict; found {found}")

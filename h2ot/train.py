@@ -525,9 +525,6 @@ def run_train(args) -> int:
         cfg = load_config(args.config, args.set)
         resume = args.resume if args.resume else False
         train(cfg, resume=True if resume == "last" else resume)
-    except ConfigError as err:
-        print(f"h2ot train: error: {err}", file=sys.stderr)
-        return 2
     finally:
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()

@@ -190,7 +190,7 @@ def test_eval_command_reports_it_by_default(tmp_path, monkeypatch, capsys):
     from tests.test_evaluate import write_eval_files
 
     data, ckpt = write_eval_files(tmp_path, toy_sequences())
-    monkeypatch.setattr(h2ot, "create_model", lambda name, **kw: Oracle(**kw), raising=False)
+    monkeypatch.setattr(h2ot.models, "create_model", lambda name, **kw: Oracle(**kw))
     parser = argparse.ArgumentParser()
     ev.register(parser.add_subparsers())
     args = parser.parse_args(["eval", "--checkpoint", str(ckpt), "--data", str(data), "--json"])

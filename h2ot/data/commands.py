@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 
@@ -31,14 +30,9 @@ def _cameras_arg(value: str):
 def run_mocap(args) -> int:
     from .mocap import build_mocap_dataset, format_bone_stats
 
-    try:
-        summary = build_mocap_dataset(args.src, args.out, fps=args.fps, cameras=args.cameras,
-                                      noise=args.noise, seed=args.seed, bones=args.bones,
-                                      bone_jitter=args.bone_jitter, joints=args.joints,
-                                      train_2d=args.train_2d, free_only=args.free_only)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"h2ot data mocap: error: {err}", file=sys.stderr)
-        return 2
+    summary = build_mocap_dataset(args.src, args.out, fps=args.fps, cameras=args.cameras, noise=args.noise,
+                                  seed=args.seed, bones=args.bones, bone_jitter=args.bone_jitter,
+                                  joints=args.joints, train_2d=args.train_2d, free_only=args.free_only)
     frames = summary["frames"]
     total = frames["train"] + frames["test"]
     meta = summary["metadata"]
@@ -61,16 +55,15 @@ def run_bones(args) -> int:
     from .mocap import bone_stats, format_bone_stats
     from .sequences import _load_npz
 
-    try:
-        data = _load_npz(args.data, ("positions_3d",))["positions_3d"]
-        poses = [np.asarray(a) for actions in data.values() for a in actions.values()]
-        if poses and poses[0].shape[-2] == 32:
-            from .h36m import reduce_32_to_17
-            poses = [reduce_32_to_17(p) for p in poses]
-        print(format_bone_stats(bone_stats(poses)))
-    except (ValueError, FileNotFoundError) as err:
-        print(f"h2ot data bones: error: {err}", file=sys.stderr)
-        return 2
+    data = _load_npz(args.data, ("positions_3d",))["positions_3d"]
+    if not isinstance(data, dict):
+        raise ValueError(f"{args.data}: positions_3d must be a dict {{subject: {{action: array}}}}, found "
+                         f"{type(data).__name__}")
+    poses = [np.asarray(a) for actions in data.values() for a in actions.values()]
+    if poses and poses[0].shape[-2] == 32:
+        from .h36m import reduce_32_to_17
+        poses = [reduce_32_to_17(p) for p in poses]
+    print(format_bone_stats(bone_stats(poses)))
     return 0
 
 
