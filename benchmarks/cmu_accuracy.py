@@ -163,7 +163,7 @@ def cpu_name() -> str:
 
 
 def run_report(args) -> int:
-    from h2ot.evaluate import load_checkpoint_model
+    from h2ot.pretrained import load_checkpoint_model
     from h2ot.profile import count_flops, count_flops_paper, count_params, example_input, median, time_models
 
     torch.set_num_threads(args.threads)

@@ -19,7 +19,7 @@ import torch
 
 import h2ot
 from h2ot.data.skeleton import H36M_BONE_NAMES, bone_lengths
-from h2ot.evaluate import load_checkpoint_model
+from h2ot.pretrained import load_checkpoint_model
 from h2ot.infer import Lifter, infer_video
 from h2ot.infer.track import consistent_sides
 

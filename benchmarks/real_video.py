@@ -37,7 +37,7 @@ import torch
 from h2ot.data.skeleton import bone_lengths
 from h2ot.evaluate import evaluate, evaluate_baseline, load_eval_model, load_test_sequences
 from h2ot.infer import Lifter, infer_video
-from h2ot.infer.lifting import model_fps
+from h2ot.pretrained import model_fps
 from h2ot.metrics import reprojection_error
 
 try:

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from h2ot import metrics
-from h2ot.evaluate import load_checkpoint_model, load_test_sequences, predict
+from h2ot.evaluate import load_test_sequences, predict
+from h2ot.pretrained import load_checkpoint_model
 from h2ot.infer.lifting import lift_sequence
 from h2ot.stream import OnlineLifter
 

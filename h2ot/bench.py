@@ -17,7 +17,7 @@ from functools import partial
 import torch
 
 from h2ot.checks import check_positive_int, device_arg, int_at_least, positive_int
-from h2ot.evaluate import flip_average
+from h2ot.lifter import flip_average
 from h2ot.models import create_model
 from h2ot.models.presets import PRESETS
 from h2ot.profile import count_flops, count_flops_paper, count_params, example_input, median, time_models

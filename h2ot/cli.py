@@ -64,7 +64,7 @@ def run_profile(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from h2ot.evaluate import load_checkpoint_model
+    from h2ot.pretrained import load_checkpoint_model
     from h2ot.export import export_onnx
 
     model = load_checkpoint_model(args.checkpoint) if args.checkpoint else model_from_arguments(args)

@@ -17,8 +17,9 @@ from torch.utils.data import DataLoader
 from . import metrics
 from .checks import device_arg, positive_int
 from .data.sequences import Sequence
-from .data.skeleton import flip_pose
 from .data.windows import PoseWindows
+from .lifter import flip_average
+from .pretrained import DEFAULT_FPS, load_checkpoint_model, model_fps
 
 PROTOCOLS = ("mpjpe", "p-mpjpe", "n-mpjpe", "mpjve", "pck", "auc", "reprojection")
 _ALIASES = {"1": "mpjpe", "p1": "mpjpe", "2": "p-mpjpe", "p2": "p-mpjpe", "pmpjpe": "p-mpjpe",
@@ -39,13 +40,6 @@ def parse_protocols(protocol: str | list | tuple) -> list[str]:
                 if name not in names:
                     names.append(name)
     return names
-
-
-def flip_average(model, x: torch.Tensor) -> torch.Tensor:
-    """Flip test-time augmentation: ``model`` on the clip and on its mirror in one batch, the mirrored
-    prediction un-mirrored, the two averaged."""
-    plain, mirrored = model(torch.cat([x, flip_pose(x)])).chunk(2)
-    return (plain + flip_pose(mirrored)) / 2
 
 
 @torch.no_grad()
@@ -267,26 +261,6 @@ def format_table(result: dict) -> str:
 # Command line
 # ----------------------------------------------------------------------------------------------
 
-def load_checkpoint_model(path, device="cpu"):
-    """Build the model saved in a checkpoint ``{"model_name", "model_kwargs", "state_dict"}``.
-
-    The checkpoint's frame rate travels as ``model.pretrained_info`` (what
-    :func:`h2ot.infer.lifting.model_fps` reads): the JSON card beside a shipped weights file
-    (``h2ot/weights/*.pt``), else the checkpoint's optional ``fps`` / ``metadata["fps"]``."""
-    from pathlib import Path
-
-    from h2ot.pretrained import WEIGHTS_DIR, build_from_weights
-
-    model, ckpt = build_from_weights(path)
-    card = Path(path).with_suffix(".json")
-    meta = ckpt.get("metadata") if isinstance(ckpt.get("metadata"), dict) else {}
-    if Path(path).resolve().parent == WEIGHTS_DIR.resolve() and card.is_file():
-        model.pretrained_info = json.loads(card.read_text())
-    elif ckpt.get("fps") or meta.get("fps"):
-        model.pretrained_info = {"fps": float(ckpt.get("fps") or meta.get("fps"))}
-    return model.to(device)
-
-
 def load_eval_model(checkpoint: str, device="cpu"):
     """``h2ot eval --checkpoint``: ``"pretrained"`` (the default model), a shipped weights name (``free``,
     ``nc`` or a file stem in ``h2ot/weights``) loads the shipped model with its card; anything else is a
@@ -338,8 +312,6 @@ def run_eval(args) -> int:
     if (args.checkpoint is None) == (baseline is None):
         raise ValueError("give either --checkpoint (a .pt file, or 'pretrained' for the shipped "
                          "model) or --baseline mean-pose")
-    from h2ot.infer.lifting import DEFAULT_FPS, model_fps
-
     model = None if baseline else load_eval_model(args.checkpoint, args.device)
     subjects = args.subjects.split(",") if args.subjects else None
     sequences = load_test_sequences(args.data, args.data_2d, subjects,

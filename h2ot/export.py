@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from h2ot.fileio import atomic_path
+from h2ot.pretrained import model_fps
 from h2ot.profile import example_input
 
 OPSETS = range(14, 21)  # scaled_dot_product_attention needs 14; 20 is the newest the exporter writes
@@ -61,8 +62,6 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = 17, check: bool
 def _write_metadata(path: str, model: nn.Module) -> None:
     onnx = _require("onnx")
     proto = onnx.load(path)
-    from h2ot.infer.lifting import model_fps
-
     info = {"model_name": model.model_name, "model_kwargs": model.model_kwargs, "frames": model.frames,
             "num_joints": model.num_joints, "in_channels": model.in_channels, "pipeline": model.pipeline,
             "fps": model_fps(model), "description": model.describe()}

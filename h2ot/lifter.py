@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from h2ot.data.skeleton import flip_pose
 from h2ot.tokenizer import (PruneContext, build_pruner, build_recovery, format_schedule, parse_schedule,
                             validate_schedule)
 
@@ -43,6 +44,13 @@ def normalize_window(x: torch.Tensor) -> torch.Tensor:
     xy = (xy - per_frame.mean(dim=1, keepdim=True)) / scale
     return torch.cat([xy, x[..., 2:]], dim=-1) if x.shape[-1] > 2 else xy
 
+
+
+def flip_average(model, x: torch.Tensor) -> torch.Tensor:
+    """Flip test-time augmentation: ``model`` on the clip and on its mirror in one batch, the mirrored
+    prediction un-mirrored, the two averaged."""
+    plain, mirrored = model(torch.cat([x, flip_pose(x)])).chunk(2)
+    return (plain + flip_pose(mirrored)) / 2
 
 # Larger 2D values are not normalised coordinates, and overflow float32 attention (NaN poses).
 MAX_INPUT = 1e5

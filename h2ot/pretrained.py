@@ -183,6 +183,36 @@ def load_pretrained(name: str = DEFAULT, device: str | torch.device = "cpu", pat
     return model.to(device).eval()
 
 
+DEFAULT_FPS = 50.0  # Human3.6M's rate, the rate every model here is trained at unless it says otherwise
+
+
+def model_fps(model) -> float:
+    """The frame rate a model expects: ``model.fps``, ``model.metadata["fps"]``, the card's
+    ``pretrained_info["input"]["fps"]`` or ``pretrained_info["fps"]``, else :data:`DEFAULT_FPS`."""
+    info = getattr(model, "pretrained_info", None) or {}
+    candidates = (getattr(model, "fps", None), (getattr(model, "metadata", None) or {}).get("fps"),
+                  (info.get("input") or {}).get("fps") if isinstance(info.get("input"), dict) else None,
+                  info.get("fps"))
+    for value in candidates:
+        if value:
+            return float(value)
+    return DEFAULT_FPS
+
+
+def load_checkpoint_model(path: str | Path, device: str | torch.device = "cpu"):
+    """The model an h2ot checkpoint ``{"model_name", "model_kwargs", "state_dict"}`` holds, with its frame
+    rate as ``model.pretrained_info`` (what :func:`model_fps` reads): the JSON card beside a shipped weights
+    file (``h2ot/weights/*.pt``), else the checkpoint's optional ``fps`` / ``metadata["fps"]``."""
+    model, ckpt = build_from_weights(path)
+    card = Path(path).with_suffix(".json")
+    meta = ckpt.get("metadata") if isinstance(ckpt.get("metadata"), dict) else {}
+    if Path(path).resolve().parent == WEIGHTS_DIR.resolve() and card.is_file():
+        model.pretrained_info = json.loads(card.read_text())
+    elif ckpt.get("fps") or meta.get("fps"):
+        model.pretrained_info = {"fps": float(ckpt.get("fps") or meta.get("fps"))}
+    return model.to(device)
+
+
 def export_weights(checkpoint: str | Path, out: str | Path, card: dict | None = None, half: bool = True) -> dict:
     """Write a shippable weights file from a training checkpoint (model only, float16 by default) and its
     JSON card (``card`` + the SHA-256 and size); returns the card."""

@@ -1,7 +1,7 @@
 import torch
 
 from h2ot.bench import bench_backbone, format_rows
-from h2ot.evaluate import flip_average
+from h2ot.lifter import flip_average
 from h2ot.cli import main
 from h2ot.data.skeleton import flip_pose
 from tests.helpers import clip, small_model

@@ -15,6 +15,7 @@ from h2ot.data import humaneva as he
 from h2ot.data.camera import normalize_screen, quaternion_to_matrix
 from h2ot.data.mocap import resample
 from h2ot.data.sequences import Sequence, _load_npz
+from h2ot.pretrained import load_checkpoint_model
 
 from .helpers import SHARED_DATA, small_model
 
@@ -222,7 +223,7 @@ def test_cli_model_runs_at_the_checkpoints_frame_rate(raw, tmp_path, capsys):
     path = tmp_path / "tiny.pt"
     torch.save({"model_name": "mixste", "model_kwargs": model.model_kwargs,
                 "state_dict": model.state_dict(), "fps": 25}, path)
-    assert ev.load_checkpoint_model(path).pretrained_info == {"fps": 25.0}
+    assert load_checkpoint_model(path).pretrained_info == {"fps": 25.0}
     assert main(_args("--checkpoint", str(path), "--subjects", "S3", "--no-flip", "--json",
                       "--protocol", "mpjpe,p-mpjpe")) == 0
     result = json.loads(capsys.readouterr().out)
@@ -232,11 +233,11 @@ def test_cli_model_runs_at_the_checkpoints_frame_rate(raw, tmp_path, capsys):
 
 
 def test_eval_accepts_the_shipped_model():
-    from h2ot.infer.lifting import model_fps
+    from h2ot.pretrained import model_fps
     from h2ot.pretrained import DEFAULT, WEIGHTS_DIR
 
     shipped = ev.load_eval_model("pretrained")
     assert model_fps(shipped) == 50.0 and shipped.pretrained_info["name"] == DEFAULT
     assert ev.load_eval_model("free").pretrained_info["name"] == "h2ot_mixste_free"
-    by_path = ev.load_checkpoint_model(WEIGHTS_DIR / "h2ot_mixste_cmu.pt")
+    by_path = load_checkpoint_model(WEIGHTS_DIR / "h2ot_mixste_cmu.pt")
     assert by_path.pretrained_info["name"] == "h2ot_mixste_cmu" and model_fps(by_path) == 50.0

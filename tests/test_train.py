@@ -108,7 +108,7 @@ def test_train_writes_checkpoints_logs_and_eval_format(tmp_path, data):
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2] and "test_p-mpjpe" in rows[-1]
     assert rows[1]["lr"] == pytest.approx(1e-3 * 0.99)
-    from h2ot.evaluate import load_checkpoint_model  # what `h2ot eval` loads
+    from h2ot.pretrained import load_checkpoint_model  # what `h2ot eval` loads
     model = load_checkpoint_model(out / "best.pt")
     assert model.model_kwargs["schedule"] == [[1, 5]]
     with pytest.raises(ConfigError, match="already holds a training run"):

@@ -23,24 +23,11 @@ from h2ot.checks import as_float_array, check_fps, check_image_size, check_resam
 from h2ot.data.camera import normalize_screen
 from h2ot.data.mocap import resample
 from h2ot.data.skeleton import NUM_JOINTS, convert_keypoints
-from h2ot.evaluate import flip_average
+from h2ot.lifter import flip_average
+from h2ot.pretrained import load_checkpoint_model, model_fps
 
 log = logging.getLogger(__name__)
 MIN_FRAMES = 3  # fewer frames carry no motion worth lifting
-DEFAULT_FPS = 50.0  # Human3.6M's rate, the rate every model here is trained at unless it says otherwise
-
-
-def model_fps(model) -> float:
-    """The frame rate a model expects: ``model.fps``, ``model.metadata["fps"]``, the pretrained card's
-    ``pretrained_info["input"]["fps"]``, else 50 (Human3.6M)."""
-    info = getattr(model, "pretrained_info", None) or {}
-    candidates = (getattr(model, "fps", None), (getattr(model, "metadata", None) or {}).get("fps"),
-                  (info.get("input") or {}).get("fps") if isinstance(info.get("input"), dict) else None,
-                  info.get("fps"))
-    for value in candidates:
-        if value:
-            return float(value)
-    return DEFAULT_FPS
 
 
 def _blend_weights(frames: int, ramp: int, kind: str) -> np.ndarray:
@@ -213,8 +200,6 @@ class Lifter:
     @classmethod
     def from_checkpoint(cls, path, **kwargs) -> "Lifter":
         """A checkpoint ``{"model_name", "model_kwargs", "state_dict"}`` (plus an optional ``fps``)."""
-        from h2ot.evaluate import load_checkpoint_model
-
         return cls(load_checkpoint_model(path), **kwargs)  # the checkpoint's frame rate: model_fps(model)
 
     @classmethod
