@@ -95,7 +95,7 @@ def test_shipped_clip_and_licence():
 
 def test_demo_writes_every_output(demo_out):
     assert sorted(p.name for p in demo_out.iterdir()) == sorted(
-        ["demo.mp4", "keypoints2d.npz", "poses3d.bvh", "poses3d.json", "poses3d.npz"])
+        ["demo.mp4", "keypoints2d.npz", "poses3d.bvh", "poses3d.html", "poses3d.json", "poses3d.npz"])
     with np.load(demo_out / "poses3d.npz") as npz:
         poses = npz["poses3d"]
         assert poses.shape == (FRAMES, 17, 3) and np.isfinite(poses).all()
@@ -204,16 +204,16 @@ def test_lift_command_from_keypoints(demo_out, checkpoint, workdir, capsys):
     code = run_cli(["lift", str(demo_out / "keypoints2d.npz"), "--format", "h36m", "--out", str(out),
                     "--checkpoint", str(checkpoint), "--no-render", "--quiet"])
     assert code == 0 and "lifting" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["keypoints2d.npz", "poses3d.bvh", "poses3d.json",
-                                                     "poses3d.npz"]
+    assert sorted(p.name for p in out.iterdir()) == ["keypoints2d.npz", "poses3d.bvh", "poses3d.html",
+                                                     "poses3d.json", "poses3d.npz"]
     with np.load(out / "poses3d.npz") as npz, np.load(demo_out / "poses3d.npz") as ref:
         np.testing.assert_allclose(npz["poses3d"], ref["poses3d"], atol=1e-5)  # same model, same 2D
     for fmt in ("coco", "halpe"):  # another layout than the file's: refused, the old outputs stay
         code = run_cli(["lift", str(demo_out / "keypoints2d.npz"), "--format", fmt, "--out", str(out),
                         "--checkpoint", str(checkpoint), "--quiet"])
         assert code == 2 and "pass the --format" in capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == ["keypoints2d.npz", "poses3d.bvh", "poses3d.json",
-                                                     "poses3d.npz"]
+    assert sorted(p.name for p in out.iterdir()) == ["keypoints2d.npz", "poses3d.bvh", "poses3d.html",
+                                                     "poses3d.json", "poses3d.npz"]
     with np.load(out / "keypoints2d.npz") as npz, np.load(demo_out / "keypoints2d.npz") as ref:
         assert (npz["detected"] == ref["detected"]).all()
 
@@ -290,3 +290,23 @@ def test_a_failure_leaves_nothing_that_looks_complete(tmp_path, demo_out, checkp
     with pytest.raises(RuntimeError, match="disk full"):
         lift_file(demo_out / "keypoints2d.npz", "h36m", out_dir=out, checkpoint=checkpoint)
     assert_nothing_written(out)
+
+
+def test_variable_frame_rate_video_is_timed_by_its_timestamps(tmp_path, clip, checkpoint):
+    """A phone-style video whose frames are not evenly spaced (here 10 fps, then 30 fps): the outputs carry
+    the real time of every frame and the clip's real duration, not its nominal rate's."""
+    from h2ot.infer.video import frame_times
+
+    ticks = list(range(0, 60, 3)) + list(range(60, 90))  # 1/30 s ticks: 20 frames at 10 fps, 30 at 30 fps
+    path = tmp_path / "vfr.mp4"
+    with VideoWriter(path, 30, 640, 360) as out:
+        for tick, image in zip(ticks, iter_frames(clip, 640, 360)):
+            out.write(image, tick=tick)
+    real = frame_times(path)
+    np.testing.assert_allclose(real, np.array(ticks) / 30, atol=1e-6)
+    result = infer_video(path, out_dir=tmp_path / "out", checkpoint=str(checkpoint), render=False)
+    assert result.num_frames == len(ticks)
+    with np.load(tmp_path / "out" / "poses3d.npz") as npz:
+        np.testing.assert_allclose(npz["times"], real, atol=1e-6)
+        assert float(npz["fps"]) == pytest.approx((len(ticks) - 1) / real[-1])
+    assert "variable frame rate" in result.summary()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from h2ot.checks import fps_arg, int_at_least, positive_int
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="h2ot_output", help="output folder (default ./h2ot_output)")
@@ -23,8 +25,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="undo the detector's left/right label swaps before lifting (default on)")
     p.add_argument("--render", action=argparse.BooleanOptionalAction, default=True,
                    help="write demo.mp4 (default on)")
-    p.add_argument("--height", type=int, default=480, help="height of demo.mp4 in pixels (default 480, at "
-                                                           "most the input's)")
+    p.add_argument("--height", type=int_at_least(64), default=480,
+                   help="height of demo.mp4 in pixels (default 480, at most the input's; at least 64)")
     p.add_argument("--bvh-units", choices=["m", "cm"], default="m", help="length unit of poses3d.bvh")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -63,6 +65,14 @@ def run_lift(args) -> int:
     return 0
 
 
+def run_view(args) -> int:
+    from h2ot.infer.viewer import view_folder
+
+    path = view_folder(args.result_dir, out=args.out)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): open it in a web browser (works offline)")
+    return 0
+
+
 def register(subparsers) -> None:
     demo = subparsers.add_parser(
         "demo", help="3D poses from a video in one command (default: the shipped demo clip)",
@@ -82,9 +92,18 @@ def register(subparsers) -> None:
     lift.add_argument("--format", required=True,
                       choices=["coco", "halpe", "openpose", "body25", "mediapipe", "blazepose", "h36m"],
                       help="keypoint layout of the file")
-    lift.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"),
+    lift.add_argument("--image-size", type=positive_int, nargs=2, metavar=("W", "H"),
                       help="size of the images the keypoints come from (h2ot's npz files carry it)")
-    lift.add_argument("--fps", type=float, help="frame rate of the sequence (h2ot's npz files carry it)")
+    lift.add_argument("--fps", type=fps_arg, help="frame rate of the sequence (h2ot's npz files carry it)")
     lift.add_argument("--video", help="draw demo.mp4 on this video's frames")
     _common(lift)
     lift.set_defaults(func=run_lift)
+
+    view = subparsers.add_parser(
+        "view", help="write poses3d.html, the offline 3D viewer, for an output folder of demo or lift",
+        description="RESULT_DIR/poses3d.npz (+ keypoints2d.npz, demo.mp4 when present) → RESULT_DIR/poses3d.html: "
+                    "one self-contained page (three.js inside) to turn the 3D skeleton around, play it and "
+                    "compare it with the 2D keypoints; it opens from disk, no server or network needed.")
+    view.add_argument("result_dir", help="an output folder of h2ot demo or h2ot lift")
+    view.add_argument("--out", help="the page to write (default RESULT_DIR/poses3d.html)")
+    view.set_defaults(func=run_view)

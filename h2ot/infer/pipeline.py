@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from h2ot.checks import check_fps, check_image_size, check_positive_int
 from h2ot.data.skeleton import H36M_JOINT_NAMES, H36M_PARENTS, convert_keypoints
 from h2ot.infer.lifting import MIN_FRAMES, Lifter
 from h2ot.infer.progress import Progress, format_timings
-from h2ot.infer.track import consistent_sides, fill_gaps, select_person, track_people, track_summary
+from h2ot.infer.track import consistent_sides, fill_gaps, select_person, track_people
 
-OUTPUT_FILES = ("poses3d.npz", "poses3d.json", "keypoints2d.npz", "poses3d.bvh", "demo.mp4")
+OUTPUT_FILES = ("poses3d.npz", "poses3d.json", "keypoints2d.npz", "poses3d.bvh", "demo.mp4", "poses3d.html")
 COORDINATES = ("camera axes: x right, y down, z forward (away from the camera; for models trained on look-at "
                "targets, the camera turned to look at the person); metres; root-relative (pelvis at the origin)")
 
@@ -56,6 +57,7 @@ class InferenceResult:
     files: dict = field(default_factory=dict)
     sides_swapped: np.ndarray | None = None  # [T, 2] frames whose legs / arms labels were swapped back
     reprojection: np.ndarray | None = None  # [T] percent of the 2D person size, NaN where not detected
+    times: np.ndarray | None = None  # [T] seconds of each frame when not evenly spaced at fps (a variable rate)
 
     @property
     def num_frames(self) -> int:
@@ -68,7 +70,8 @@ class InferenceResult:
         return float(np.median(values)) if values is not None and len(values) else None
 
     def summary(self) -> str:
-        lines = [f"{self.source}: {self.num_frames} frames at {self.fps:g} fps, {self.image_size[0]}x"
+        rate = f"{self.fps:g} fps" + (" (the mean of a variable frame rate)" if self.times is not None else "")
+        lines = [f"{self.source}: {self.num_frames} frames at {rate}, {self.image_size[0]}x"
                  f"{self.image_size[1]}; person {self.person} of {self.num_people} track(s), detected in "
                  f"{int(self.detected.sum())}/{self.num_frames} frames (the rest interpolated, confidence 0)",
                  f"model: {self.model}", "time per stage:", format_timings(self.timings)]
@@ -82,6 +85,8 @@ class InferenceResult:
         if self.files:
             folder = Path(next(iter(self.files.values()))).parent
             lines.append(f"outputs in {folder}: " + ", ".join(Path(p).name for p in self.files.values()))
+        if "poses3d.html" in self.files:
+            lines.append(f"3D viewer: open {self.files['poses3d.html']} in a web browser (works offline)")
         return "\n".join(lines)
 
 
@@ -89,16 +94,47 @@ class InferenceResult:
 # Outputs
 # ----------------------------------------------------------------------------------------------
 
+STAGING_PREFIX = ".h2ot-partial-"
+
+
+def prepare_out_dir(out_dir) -> Path:
+    """Create the output folder (and its parents) or raise ``ValueError`` naming it: a path that is a file,
+    a parent that is a file, a folder that cannot be written. Called before any expensive work. Staging
+    folders left by a run that was killed (their process is gone) are removed."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir}: exists and is not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"--out {out_dir}: cannot create the folder ({err.strerror})") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out_dir}: the folder is not writable")
+    for stale in out_dir.glob(STAGING_PREFIX + "*"):
+        pid = stale.name[len(STAGING_PREFIX):].split("-")[0]
+        if stale.is_dir() and not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(stale, ignore_errors=True)
+    return out_dir
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def staged_output(out_dir):
     """Yield a staging folder inside ``out_dir``; on success move its files into ``out_dir`` (replacing
-    older ones), on failure delete it. Yields ``(staging, moved)``: ``moved`` is filled with the final
-    paths."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"--out {out_dir} exists and is not a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".h2ot-partial-", dir=out_dir))
+    older ones, and removing the output files of an earlier run that this run did not write, so the folder
+    never mixes two runs), on failure delete it. Yields ``(staging, moved)``: ``moved`` is filled with the
+    final paths."""
+    out_dir = prepare_out_dir(out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=out_dir))
     moved: dict[str, str] = {}
     try:
         yield staging, moved
@@ -106,8 +142,19 @@ def staged_output(out_dir):
             if (staging / name).exists():
                 os.replace(staging / name, out_dir / name)
                 moved[name] = str(out_dir / name)
+            elif (out_dir / name).is_file():
+                (out_dir / name).unlink()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_outputs(out_dir, max_height, bvh_units: str) -> None:
+    """The output options, checked before any expensive work."""
+    check_positive_int(max_height, "--height (max_height)", minimum=64)
+    if bvh_units not in ("m", "cm"):
+        raise ValueError(f"--bvh-units: expected m or cm, found {bvh_units!r}")
+    if out_dir is not None:
+        prepare_out_dir(out_dir)
 
 
 def place_on_floor(poses3d: np.ndarray, foot_height: float = 0.08) -> np.ndarray:
@@ -119,11 +166,12 @@ def place_on_floor(poses3d: np.ndarray, foot_height: float = 0.08) -> np.ndarray
 
 
 def write_outputs(result: InferenceResult, folder: Path, bvh_units: str = "m") -> None:
-    """Write ``poses3d.npz``, ``poses3d.json``, ``keypoints2d.npz`` and ``poses3d.bvh`` into ``folder``."""
+    """Write ``poses3d.npz``, ``poses3d.json``, ``keypoints2d.npz``, ``poses3d.bvh`` and ``poses3d.html`` into
+    ``folder``."""
     from h2ot.infer.bvh_writer import write_bvh
 
     names = np.array(H36M_JOINT_NAMES)
-    times = np.arange(result.num_frames) / result.fps
+    times = result.times if result.times is not None else np.arange(result.num_frames) / result.fps
     common = dict(joint_names=names, parents=np.array(H36M_PARENTS), fps=np.float64(result.fps),
                   image_size=np.array(result.image_size), detected=result.detected, times=times)
     reprojection = (result.reprojection if result.reprojection is not None
@@ -153,6 +201,10 @@ def write_outputs(result: InferenceResult, folder: Path, bvh_units: str = "m") -
     }
     (folder / "poses3d.json").write_text(json.dumps(doc, separators=(",", ":")))
     write_bvh(folder / "poses3d.bvh", place_on_floor(result.poses3d), result.fps, units=bvh_units)
+    from h2ot.infer.viewer import write_viewer  # poses3d.html: the 3D viewer (shows demo.mp4 when it matches)
+
+    write_viewer(folder / "poses3d.html", result.poses3d, result.keypoints2d, result.detected, result.fps,
+                 result.image_size, video="demo.mp4", source=result.source, model=result.model, times=result.times)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -203,9 +255,34 @@ def _follow(detections: list[np.ndarray], person, source: str, fmt: str, sides: 
     return index, len(tracks), track, h36m, detected, swapped
 
 
-def _lift(lifter: Lifter, h36m: np.ndarray, image_size, fps: float, timings: dict, progress: bool):
+def real_timing(times: np.ndarray | None, count: int, fps: float) -> tuple[float, np.ndarray | None]:
+    """``(fps, times)`` for ``count`` frames whose real timestamps are ``times`` (seconds, or None) and whose
+    nominal rate is ``fps``: ``(fps, None)`` when the frames are evenly spaced at ``fps`` (within half a
+    frame), else the mean rate of the real timestamps and the timestamps (a variable frame rate)."""
+    if times is None or len(times) != count or count < 2 or times[-1] <= times[0]:
+        return fps, None
+    if np.abs(times - times[0] - np.arange(count) / fps).max() <= 0.5 / fps:
+        return fps, None
+    return check_fps((count - 1) / (times[-1] - times[0]), "the video's mean frame rate"), times - times[0]
+
+
+def _interp_time(values: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Linear interpolation of ``values [T, ...]`` at times ``src`` to times ``dst`` (held at the ends)."""
+    flat = values.reshape(len(values), -1)
+    out = np.stack([np.interp(dst, src, flat[:, k]) for k in range(flat.shape[1])], axis=1)
+    return out.reshape((len(dst),) + values.shape[1:])
+
+
+def _lift(lifter: Lifter, h36m: np.ndarray, image_size, fps: float, timings: dict, progress: bool,
+          times: np.ndarray | None = None):
+    """Lift the 2D track; with real ``times`` (a variable frame rate) through an even grid at ``fps``."""
     with Progress("lifting", len(h36m), enabled=progress) as bar:
-        poses = lifter.predict(h36m, image_size, fps, format="h36m")
+        if times is None:
+            poses = lifter.predict(h36m, image_size, fps, format="h36m")
+        else:
+            grid = np.arange(len(h36m)) / fps
+            even = lifter.predict(_interp_time(h36m, times, grid), image_size, fps, format="h36m")
+            poses = _interp_time(even, grid, times)
         bar.update(len(h36m))
     timings["lifting"] = {"frames": len(h36m), "seconds": bar.elapsed}
     return poses
@@ -255,9 +332,10 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
     """
     from h2ot.infer.detect import MediaPipeDetector, detect_video
     from h2ot.infer.render import output_size
-    from h2ot.infer.video import iter_frames, probe_video
+    from h2ot.infer.video import frame_times, iter_frames, probe_video
 
     path = Path(path) if path is not None else demo_video_path()
+    _check_outputs(out_dir, max_height, bvh_units)
     info = probe_video(path)
     lifter = _resolve_lifter(lifter, checkpoint, flip, model)
     timings: dict = {}
@@ -276,8 +354,9 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
     timings["detection"] = {"frames": len(detections), "seconds": bar.elapsed}
     fmt = detector.keypoint_format
     index, count, track, h36m, detected, swapped = _follow(detections, person, str(path), fmt, sides)
-    poses = _lift(lifter, h36m, info.image_size, info.fps, timings, progress)
-    result = InferenceResult(poses3d=poses, keypoints2d=h36m, detected=detected, fps=info.fps,
+    fps, times = real_timing(frame_times(path), len(h36m), info.fps)
+    poses = _lift(lifter, h36m, info.image_size, fps, timings, progress, times)
+    result = InferenceResult(poses3d=poses, keypoints2d=h36m, detected=detected, fps=fps, times=times,
                              image_size=info.image_size, raw_keypoints=track, keypoint_format=fmt,
                              source=str(path), person=index, num_people=count, model=lifter.describe(),
                              timings=timings, sides_swapped=swapped,
@@ -297,26 +376,16 @@ def lift_file(path, fmt: str, image_size=None, fps: float | None = None, out_dir
     from h2ot.infer.render import output_size
 
     canonical, _ = format_size(fmt)
-    lifter = _resolve_lifter(lifter, checkpoint, flip, model)
+    _check_outputs(out_dir, max_height, bvh_units)
     start = time.perf_counter()
     detections, meta = load_keypoints(path, fmt)
-    image_size = image_size or meta.get("image_size")
-    fps = fps or meta.get("fps")
+    image_size = image_size if image_size is not None else meta.get("image_size")
+    fps = fps if fps is not None else meta.get("fps")
     if image_size is None:
         raise ValueError("--image-size W H is required: the size of the images the keypoints were detected in")
     if fps is None:
         raise ValueError("--fps N is required: the frame rate of the keypoint sequence")
-    image_size = (int(image_size[0]), int(image_size[1]))
-    if min(image_size) <= 0 or float(fps) <= 0:
-        raise ValueError(f"--image-size and --fps must be positive, found {image_size} and {fps}")
-    timings = {"reading": {"frames": len(detections), "seconds": time.perf_counter() - start}}
-    index, count, track, h36m, detected, swapped = _follow(detections, person, str(path), canonical, sides)
-    poses = _lift(lifter, h36m, image_size, float(fps), timings, progress)
-    result = InferenceResult(poses3d=poses, keypoints2d=h36m, detected=detected, fps=float(fps),
-                             image_size=image_size, raw_keypoints=track, keypoint_format=canonical,
-                             source=str(path), person=index, num_people=count, model=lifter.describe(),
-                             timings=timings, sides_swapped=swapped,
-                             reprojection=_reprojection(h36m, poses, detected))
+    image_size, fps = check_image_size(image_size, "--image-size"), check_fps(fps, "--fps")
     frames = None
     if video is not None:
         from h2ot.infer.video import iter_frames, probe_video
@@ -327,4 +396,13 @@ def lift_file(path, fmt: str, image_size=None, fps: float | None = None, out_dir
             raise ValueError(f"--video {video} is {info.width}x{info.height}, but --image-size is "
                              f"{image_size[0]}x{image_size[1]}")
         frames = lambda: iter_frames(video, pw, ph)  # noqa: E731
+    lifter = _resolve_lifter(lifter, checkpoint, flip, model)
+    timings = {"reading": {"frames": len(detections), "seconds": time.perf_counter() - start}}
+    index, count, track, h36m, detected, swapped = _follow(detections, person, str(path), canonical, sides)
+    poses = _lift(lifter, h36m, image_size, fps, timings, progress)
+    result = InferenceResult(poses3d=poses, keypoints2d=h36m, detected=detected, fps=fps,
+                             image_size=image_size, raw_keypoints=track, keypoint_format=canonical,
+                             source=str(path), person=index, num_people=count, model=lifter.describe(),
+                             timings=timings, sides_swapped=swapped,
+                             reprojection=_reprojection(h36m, poses, detected))
     return _finish(result, out_dir, frames, max_height, progress, render, bvh_units)
