@@ -13,7 +13,7 @@ Pipeline for one clip (:func:`load_bvh_h36m`):
 
 Then virtual cameras (:func:`h36m_like_cameras`, :func:`random_cameras`) render the 2D keypoints,
 optionally through a detector-like noise model (:func:`add_detector_noise`), and
-:func:`build_mocap_dataset` writes the VideoPose3D npz layout.
+:func:`build_mocap_dataset` writes the VideoPose3D npz layout (without pickles: :func:`save_npz_atomic`).
 """
 from __future__ import annotations
 
@@ -694,15 +694,25 @@ def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m"
 
 
 def save_npz_atomic(path, **arrays) -> None:
-    """``np.savez_compressed`` to a temporary file in the same folder, then ``os.replace``.
-    Dict values are stored as 0-d object arrays (VideoPose3D's layout)."""
+    """A compressed npz without pickles, written to a temporary file in the same folder, then ``os.replace``.
+
+    Dicts and lists (VideoPose3D's ``positions_3d[subject][clip]`` …, ``cameras``, ``metadata``) are stored
+    as JSON members whose arrays are members of their own (:func:`h2ot.data.sequences.npz_members`), so
+    ``np.load(path, allow_pickle=False)`` opens every member; :func:`h2ot.data.sequences.load_vp3d` and the
+    other readers return the same dicts as from VideoPose3D's pickled layout."""
+    import zipfile
+
+    from .sequences import npz_members
+
+    members = npz_members(arrays)  # refuses what would need a pickle before anything is written
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **{k: (np.array(v, dtype=object) if isinstance(v, dict) else v)
-                                       for k, v in arrays.items()})
+        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+            for name, array in members.items():
+                with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, array, allow_pickle=False)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)

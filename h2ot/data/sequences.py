@@ -9,11 +9,20 @@ screen coordinates and 3D joints in the camera frame, metres, Human3.6M-17 order
 - :func:`load_3dhp` — MPI-INF-3DHP ``data_train_3dhp.npz`` / ``data_test_3dhp.npz`` (the layout of
   P-STMO, PoseFormerV2 and MotionAGFormer), with the test set's valid-frame masks.
 
-These npz files hold pickled Python dicts (``allow_pickle=True`` is needed, as in VideoPose3D):
-only load files you trust.
+Reading these files never runs code from them. VideoPose3D's files (and those h2ot wrote before) hold
+pickled dicts as 0-d object arrays; they are read through a restricted unpickler that builds only numpy
+arrays, dtypes and numpy scalars, and plain dicts/lists/tuples/sets, and refuses anything else (a crafted
+file that asks for ``os.system`` gets a ``ValueError`` naming the file and the forbidden global). Files
+h2ot writes (:func:`npz_members`, used by :func:`h2ot.data.mocap.save_npz_atomic`) hold no pickles at all:
+``np.load(path, allow_pickle=False)`` opens every member. Both layouts read as the same dicts.
 """
 from __future__ import annotations
 
+import json
+import math
+import pickle
+import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,37 +75,280 @@ class Sequence:
         return self.keypoints.shape[0]
 
 
-def _load_npz(path, required: tuple[str, ...]) -> dict:
+# ----------------------------------------------------------------------------------------------
+# Dataset npz files: written without pickles, read without running code
+# ----------------------------------------------------------------------------------------------
+
+#: The member that marks h2ot's pickle-free layout. Its content never changes, so the members of one such
+#: file, read with ``np.load`` and written again (:func:`h2ot.data.mocap.save_npz_atomic`), stay valid.
+NPZ_MARKER = "__h2ot_npz__"
+NPZ_MARKER_VALUE = "h2ot npz without pickles, version 1"
+_INLINE_MAX = 64  # numeric arrays up to this many values are written inside the JSON (camera parameters)
+
+
+class _NpzLayoutError(ValueError):
+    """A readable file whose content is not what the readers expect (message complete, names the file)."""
+
+
+class _ForbiddenGlobal(Exception):
+    pass
+
+
+def _escape(name: str) -> str:
+    return name.replace("%", "%25").replace("/", "%2F")
+
+
+def npz_members(arrays: dict) -> dict[str, np.ndarray]:
+    """The members (name → numeric or string array) of an npz file that stores ``arrays`` without pickles;
+    :func:`h2ot.data.mocap.save_npz_atomic` writes them, :func:`_load_npz` reads them back as ``arrays``.
+
+    A numpy array (or a number) is one member, as ``np.savez`` stores it. Any other value — dicts, lists,
+    tuples, strings, numbers, ``None``, nested in any way, with numpy arrays as leaves (VideoPose3D's
+    ``positions_3d[subject][action]``, ``positions_2d[subject][action][camera]``, ``cameras``, ``metadata``)
+    — is a 0-d string member holding JSON, in which an array of more than 64 values is a reference
+    ``{"$npy": "positions_3d/S1/Walking"}`` to a member of its own, named by its path (``%`` and ``/`` in
+    names written ``%25`` and ``%2F``), and a smaller one is written inline as
+    ``{"$array": [dtype, shape, values]}``; a dict whose keys are not all strings (or that start with
+    ``$``) is ``{"$dict": [[key, value], …]}``, a tuple ``{"$tuple": […]}``. The member ``__h2ot_npz__``
+    marks the layout; in it, every 0-d string member is JSON. Members given as arrays are kept as they are.
+    """
+    members: dict[str, np.ndarray] = {NPZ_MARKER: np.array(NPZ_MARKER_VALUE)}
+    taken = {str(k) for k in arrays} | {NPZ_MARKER}
+
+    def own_member(path: str, array: np.ndarray) -> str:
+        name, n = path, 1
+        while name in taken:
+            n += 1
+            name = f"{path}~{n}"
+        taken.add(name)
+        members[name] = array
+        return name
+
+    def encode(value, path: str):
+        if isinstance(value, dict):
+            if all(isinstance(k, str) and not k.startswith("$") for k in value):
+                return {k: encode(v, f"{path}/{_escape(k)}") for k, v in value.items()}
+            return {"$dict": [[encode(k, f"{path}/key"), encode(v, f"{path}/{_escape(str(k))}")]
+                              for k, v in value.items()]}
+        if isinstance(value, tuple):
+            return {"$tuple": [encode(v, f"{path}/{i}") for i, v in enumerate(value)]}
+        if isinstance(value, list):
+            return [encode(v, f"{path}/{i}") for i, v in enumerate(value)]
+        if isinstance(value, np.ndarray):
+            if value.dtype.hasobject:
+                if value.shape == ():
+                    return encode(value.item(), path)
+                raise ValueError(f"{path}: an object array {value.shape} cannot be stored without pickles; "
+                                 f"give a dict, a list or a numeric array")
+            if value.dtype.kind in "biuf" and value.size <= _INLINE_MAX:
+                return {"$array": [value.dtype.str, list(value.shape), value.ravel().tolist()]}
+            return {"$npy": own_member(path, value)}
+        if isinstance(value, np.generic):
+            value = value.item()
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        raise ValueError(f"{path}: a {type(value).__name__} cannot be stored without pickles (only dicts, "
+                         f"lists, tuples, strings, numbers and numpy arrays)")
+
+    for key, value in arrays.items():
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"npz member names must be non-empty strings, got {key!r}")
+        if key == NPZ_MARKER:
+            continue  # copied from a file in this layout: the marker is written once, above
+        if isinstance(value, np.ndarray) and value.dtype.hasobject and value.shape == ():
+            value = value.item()
+        if isinstance(value, np.ndarray) and value.dtype.kind == "U" and value.shape == ():
+            try:  # a JSON member copied from a file in this layout (its arrays come along as members)
+                json.loads(str(value))
+                members[key] = value
+                continue
+            except ValueError:
+                value = str(value)
+        if isinstance(value, (dict, list, tuple, str)) or value is None:
+            members[key] = np.array("")  # keeps the order of the keys
+            members[key] = np.array(json.dumps(encode(value, _escape(key)), separators=(",", ":")))
+        else:
+            array = np.asarray(value)
+            if array.dtype.hasobject:
+                raise ValueError(f"{key}: an object array {array.shape} cannot be stored without pickles; "
+                                 f"give a dict, a list or a numeric array")
+            members[key] = array
+    return members
+
+
+_SAFE_GLOBALS: dict | None = None
+
+
+def _safe_globals() -> dict:
+    """What the pickled object arrays of VideoPose3D-layout files may name: numpy's array, dtype and
+    scalar reconstruction, and plain containers. Nothing here runs code or touches files."""
+    global _SAFE_GLOBALS
+    if _SAFE_GLOBALS is None:
+        import collections
+        import importlib
+
+        allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+                   ("collections", "OrderedDict"): collections.OrderedDict}
+        for module in ("builtins", "__builtin__"):  # __builtin__: Python 2 pickles
+            for kind in (dict, list, tuple, set, frozenset):
+                allowed[(module, kind.__name__)] = kind
+        for module, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer")):
+            found = None
+            for package in ("numpy._core", "numpy.core"):
+                try:
+                    found = getattr(importlib.import_module(f"{package}.{module}"), name)
+                    break
+                except (ImportError, AttributeError):
+                    continue
+            if found is not None:
+                for package in ("numpy._core", "numpy.core"):
+                    allowed[(f"{package}.{module}", name)] = found
+        _SAFE_GLOBALS = allowed
+    return _SAFE_GLOBALS
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        found = _safe_globals().get((module, name))
+        if found is None:
+            raise _ForbiddenGlobal(f"{module}.{name}")
+        return found
+
+
+#: the header ``np.save`` writes for a plain dtype (numpy's own reader, which is slower, reads any other)
+_NPY_HEADER = re.compile(rb"\{'descr': '([<>|=]?[a-zA-Z]\d*)', 'fortran_order': (True|False), "
+                         rb"'shape': \(((?:\d+, ?)*\d*)\), \} *\n")
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    """One ``.npy`` member; object arrays through :class:`_SafeUnpickler`."""
+    with zf.open(info) as fp:
+        start = fp.read(10)
+        match = None
+        if start[:8] == b"\x93NUMPY\x01\x00":
+            header = fp.read(int.from_bytes(start[8:10], "little"))
+            match = _NPY_HEADER.fullmatch(header)
+        if match:
+            dtype, fortran_order = np.dtype(match[1].decode()), match[2] == b"True"
+            shape = tuple(int(v) for v in match[3].split(b",") if v.strip())
+        else:
+            fp.seek(0)
+            version = np.lib.format.read_magic(fp)
+            if version == (1, 0):
+                shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(fp)
+            elif version == (2, 0):
+                shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(fp)
+            else:
+                shape, fortran_order, dtype = np.lib.format._read_array_header(fp, version)
+        if dtype.hasobject:
+            array = _SafeUnpickler(fp, encoding="ASCII").load()
+            if not isinstance(array, np.ndarray):
+                raise ValueError(f"member {info.filename} holds a {type(array).__name__}, not an array")
+            return array
+        count = math.prod(shape)
+        if count * dtype.itemsize > info.file_size:  # a header that claims more than the member holds
+            raise ValueError(f"member {info.filename} is shorter than its shape {shape} says (truncated)")
+        buffer = bytearray(count * dtype.itemsize)
+        view, done = memoryview(buffer), 0
+        while done < len(buffer):
+            got = fp.readinto(view[done:])
+            if not got:
+                raise ValueError(f"member {info.filename} is shorter than its shape {shape} says (truncated)")
+            done += got
+        array = np.frombuffer(buffer, dtype=dtype, count=count)
+        return array.reshape(shape[::-1]).transpose() if fortran_order else array.reshape(shape)
+
+
+def _read_npz(path, keys=None, required: tuple[str, ...] = ()) -> tuple[list[str], dict]:
+    """``(the file's keys, {key: value})`` for ``keys`` (None = all) of a dataset npz in either layout:
+    VideoPose3D's (0-d object arrays, read without running code: :class:`_SafeUnpickler`) or h2ot's
+    pickle-free one (:func:`npz_members`). Any unreadable file is a one-line ``ValueError`` naming it."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
     try:
-        npz = np.load(path, allow_pickle=True)
-    except Exception as err:  # not a zip / corrupt
-        raise ValueError(f"{path}: cannot read as an npz file ({err})") from None
-    with npz:
-        missing = [k for k in required if k not in npz.files]
-        if missing:
-            raise ValueError(f"{path}: missing key(s) {missing}; expected {list(required)}, "
-                             f"found {npz.files}")
-        out = {}
-        for key in npz.files:
-            value = npz[key]
-            out[key] = value.item() if value.dtype == object and value.shape == () else value
-    return out
+        with zipfile.ZipFile(path) as zf:
+            infos = {i.filename[:-4]: i for i in zf.infolist() if i.filename.endswith(".npy")}
+            marked = NPZ_MARKER in infos
+            if marked:  # the members of the JSON trees are not keys of their own
+                escaped = {_escape(n) for n in infos if "/" not in n}
+                names = [n for n in infos if n != NPZ_MARKER and not ("/" in n and n.split("/", 1)[0] in escaped)]
+            else:
+                names = list(infos)
+            missing = [k for k in required if k not in names]
+            if missing:
+                raise _NpzLayoutError(f"{path}: missing key(s) {missing}; expected {list(required)}, "
+                                      f"found {names}")
+
+            def member(name):
+                if not isinstance(name, str) or name not in infos:
+                    raise _NpzLayoutError(f"{path}: a reference to a missing member {name!r}")
+                try:
+                    return _read_member(zf, infos[name])
+                except _ForbiddenGlobal:
+                    raise
+                except Exception as err:  # truncated, corrupt, a broken pickle, …
+                    raise _NpzLayoutError(f"{path}: cannot read as an npz file ({_reason(err)})") from None
+
+            def hook(obj: dict):
+                if len(obj) != 1:
+                    return obj
+                (tag, value), = obj.items()
+                if tag == "$npy":
+                    return member(value)
+                if tag == "$array":
+                    dtype, shape, values = value
+                    if np.dtype(dtype).kind not in "biuf":
+                        raise ValueError(f"inline array of dtype {dtype!r}")
+                    return np.array(values, dtype=np.dtype(dtype)).reshape(shape)
+                if tag == "$tuple":
+                    return tuple(value)
+                if tag == "$dict":
+                    return {(tuple(k) if isinstance(k, list) else k): v for k, v in value}
+                return obj
+
+            out = {}
+            for key in names if keys is None else [k for k in names if k in keys]:
+                value = member(key)
+                if not marked:
+                    out[key] = value.item() if value.dtype == object and value.shape == () else value
+                elif value.shape == () and value.dtype.kind == "U":
+                    try:
+                        out[key] = json.loads(str(value), object_hook=hook)
+                    except _NpzLayoutError:
+                        raise
+                    except (ValueError, TypeError) as err:
+                        raise _NpzLayoutError(f"{path}: member {key!r} is not the JSON h2ot writes "
+                                              f"({_reason(err)})") from None
+                else:
+                    out[key] = value
+    except _NpzLayoutError:
+        raise
+    except _ForbiddenGlobal as err:
+        raise ValueError(f"{path}: refusing to load: the file's pickled data asks for {err} (only numpy "
+                         f"arrays and plain dicts/lists are allowed)") from None
+    except Exception as err:  # not a zip, a broken central directory, …
+        raise ValueError(f"{path}: cannot read as an npz file ({_reason(err)})") from None
+    return names, out
+
+
+def _reason(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _load_npz(path, required: tuple[str, ...]) -> dict:
+    """Every key of a dataset npz (either layout, :func:`_read_npz`); 0-d object arrays and JSON members
+    become the dicts/lists they hold. ``ValueError`` if a ``required`` key is missing."""
+    return _read_npz(path, None, required)[1]
 
 
 def npz_metadata(path) -> tuple[set[str], dict]:
     """The keys of an npz data file and its ``metadata`` dict (``{}`` when it has none), without reading the
     arrays; ``FileNotFoundError`` for a missing file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"data file not found: {path}")
-    with np.load(path, allow_pickle=True) as npz:
-        keys = set(npz.files)
-        meta = npz["metadata"] if "metadata" in keys else None
-        meta = meta.item() if meta is not None and meta.dtype == object and meta.shape == () else {}
-    return keys, meta if isinstance(meta, dict) else {}
+    names, values = _read_npz(path, ("metadata",))
+    meta = values.get("metadata")
+    return set(names), meta if isinstance(meta, dict) else {}
 
 
 def _check_finite(array: np.ndarray, what: str) -> None:

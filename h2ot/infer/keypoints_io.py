@@ -13,10 +13,29 @@
 
 The number of keypoints per person must match the declared format (COCO 17, Halpe 26, BODY_25 25,
 BlazePose 33, Human3.6M 17); otherwise a ``ValueError`` says what the file holds.
+
+Missing keypoints. The pipeline's convention is NaN: a missing keypoint is NaN, a person with none is not a
+detection, and a frame with nobody is an empty ``[0, K, 3]`` (the person's gaps are then interpolated and
+get confidence 0, :func:`h2ot.infer.track.fill_gaps`). Each format's own marker becomes that:
+
+- JSON (COCO / Halpe / AlphaPose / OpenPose): a keypoint with confidence 0 (OpenPose and COCO write a
+  missing one as ``(0, 0, 0)``; a COCO dataset's visibility 0), a negative or non-finite confidence,
+  ``null`` or a non-finite coordinate is missing;
+- arrays (``.npy`` / ``.npz``): NaN (or another non-finite value) in x or y, and an exact ``(0, 0, 0)``;
+  a person whose values are all 0 (padding) is not a detection;
+- a person with none of the keypoints the Human3.6M-17 conversion uses is not a detection; a frame whose
+  people are all empty has no detection.
+
+Keypoints the conversion to Human3.6M-17 never uses (COCO's ears, BODY_25's neck, mid-hip, ears and
+feet, …) are set to ``(0, 0, 0)`` when missing instead of NaN: they do not reach the lifter, and one that
+is never seen must not stop the lift. A file that is not what its format promises (an annotation naming
+an image id that is not in ``images``, ``people`` that is not a list, a keypoint list of the wrong length,
+values that are not numbers) is a one-line ``ValueError`` naming the file and what was expected.
 """
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -44,12 +63,55 @@ def _guess(values: int) -> str:
 
 
 def _person(flat, size: int, fmt: str, where: str) -> np.ndarray:
-    flat = np.asarray(flat, dtype=np.float64).ravel()
-    if flat.size != size * 3:
-        raise ValueError(f"{where}: a person has {flat.size} values ({_guess(flat.size)}), but format "
+    """One person's ``[x, y, c, …]`` list → ``[size, 3]`` float (``null`` → NaN)."""
+    try:
+        values = np.asarray(flat)
+    except ValueError:  # ragged nested lists
+        values = np.asarray(None)
+    if values.dtype == object:
+        items = values.ravel().tolist() if values.ndim else [flat]
+        if all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in items):
+            values = np.array([np.nan if v is None else v for v in items], dtype=np.float64)
+    if values.dtype.kind not in "iuf":
+        raise ValueError(f"{where}: a person's keypoints must be a list of numbers [x, y, confidence, …] "
+                         f"(null for a missing value), found {_short(flat)}")
+    values = values.astype(np.float64).ravel()
+    if values.size != size * 3:
+        raise ValueError(f"{where}: a person has {values.size} values ({_guess(values.size)}), but format "
                          f"{fmt!r} expects {size} keypoints × (x, y, confidence) = {size * 3} values; "
                          f"pass the --format the file was written in")
-    return flat.reshape(size, 3)
+    return values.reshape(size, 3)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _used_keypoints(fmt: str) -> np.ndarray:
+    """``[K]`` bool: the keypoints of ``fmt`` that the conversion to Human3.6M-17 uses."""
+    from h2ot.data.skeleton import conversion_matrix
+
+    return (conversion_matrix(fmt) != 0).any(axis=0)
+
+
+def _mark_missing(people: np.ndarray, missing: np.ndarray, fmt: str) -> np.ndarray:
+    """``people [N, K, 3]`` with the ``missing [N, K]`` keypoints set to NaN (to ``(0, 0, 0)`` where the
+    Human3.6M conversion does not use them); people with none of the used keypoints are dropped."""
+    people = np.array(people, dtype=np.float64)
+    if not people.size:
+        return people
+    used = _used_keypoints(fmt)
+    people[missing & used] = np.nan
+    people[missing & ~used] = 0.0
+    return people[(~missing & used).any(axis=-1)]
+
+
+def _json_people(people: np.ndarray, fmt: str) -> np.ndarray:
+    """The JSON formats' missing keypoints: confidence 0 (``(0, 0, 0)``), ≤ 0, non-finite, or a non-finite
+    coordinate."""
+    missing = ~np.isfinite(people[..., :2]).all(axis=-1) | ~(np.isfinite(people[..., 2]) & (people[..., 2] > 0))
+    return _mark_missing(people, missing, fmt)
 
 
 def _frame_number(image_id, fallback: int):
@@ -59,33 +121,67 @@ def _frame_number(image_id, fallback: int):
     return int(numbers[-1]) if numbers else fallback
 
 
-def _load_coco_json(path: Path, fmt: str, size: int) -> list[np.ndarray]:
+def _read_json(path: Path):
     try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise ValueError(f"{path}: not a JSON file ({error})") from None
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read this file ({error.strerror or error})") from None
+
+
+def _check_image_id(image_id, path: Path, where: str):
+    if isinstance(image_id, bool) or not isinstance(image_id, (int, float, str)) or (
+            isinstance(image_id, float) and not math.isfinite(image_id)):
+        raise ValueError(f"{path}: {where} has image id {_short(image_id)}; expected a number or a string")
+    return image_id
+
+
+def _load_coco_json(path: Path, fmt: str, size: int) -> list[np.ndarray]:
+    data = _read_json(path)
     if isinstance(data, dict) and "people" in data:
         raise ValueError(f"{path}: this is an OpenPose file; use --format openpose")
     order = None
     if isinstance(data, dict) and "annotations" in data:
         if "images" in data:
-            order = {img["id"]: k for k, img in enumerate(sorted(
-                data["images"], key=lambda im: _frame_number(im.get("file_name", im["id"]), im["id"])))}
+            images = data["images"]
+            if not isinstance(images, list) or not all(isinstance(im, dict) and "id" in im for im in images):
+                raise ValueError(f"{path}: 'images' must be a list of {{'id', 'file_name'}} entries")
+            ids = [_check_image_id(im["id"], path, f"images entry {k}") for k, im in enumerate(images)]
+
+            def rank(k):  # the frame number in the file name (or the id), else the id as text
+                number = _frame_number(images[k].get("file_name", ids[k]), None)
+                return (0, number, "") if isinstance(number, (int, float)) else (1, 0, str(ids[k]))
+
+            order = {ids[k]: position for position, k in enumerate(sorted(range(len(images)), key=rank))}
         data = data["annotations"]
     if not isinstance(data, list) or not all(isinstance(d, dict) and "keypoints" in d for d in data):
         raise ValueError(f"{path}: expected a COCO-style list of {{'image_id', 'keypoints'}} entries "
                          f"(or a dict with 'annotations') for format {fmt!r}")
     if not data:
         raise ValueError(f"{path}: the file holds no detections")
-    keys = [order[d["image_id"]] if order else _frame_number(d.get("image_id"), k) for k, d in enumerate(data)]
-    frames = sorted(set(keys))
     if order:
+        keys = []
+        for k, d in enumerate(data):
+            image_id = d.get("image_id")
+            if isinstance(image_id, (dict, list)) or image_id not in order:
+                raise ValueError(f"{path}: annotation {k} names image id {_short(image_id)}, which is not in "
+                                 f"its 'images' ({len(order)} images); expected one of their ids")
+            keys.append(order[image_id])
         frames = list(range(len(order)))
+    else:
+        keys = []
+        for k, d in enumerate(data):
+            image_id = d.get("image_id")
+            if image_id is not None:
+                _check_image_id(image_id, path, f"entry {k}")
+            keys.append(_frame_number(image_id, k))
+        frames = sorted(set(keys))
     index = {f: k for k, f in enumerate(frames)}
     people: list[list[np.ndarray]] = [[] for _ in frames]
     for k, (key, d) in enumerate(zip(keys, data)):
         people[index[key]].append(_person(d["keypoints"], size, fmt, f"{path} entry {k}"))
-    return [np.stack(p) if p else np.zeros((0, size, 3)) for p in people]
+    return [_json_people(np.stack(p), fmt) if p else np.zeros((0, size, 3)) for p in people]
 
 
 def _load_openpose(path: Path, size: int) -> list[np.ndarray]:
@@ -94,16 +190,20 @@ def _load_openpose(path: Path, size: int) -> list[np.ndarray]:
         raise ValueError(f"{path}: no OpenPose *.json files in this folder")
     out = []
     for file in files:
-        try:
-            data = json.loads(file.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(f"{file}: not a JSON file ({error})") from None
+        data = _read_json(file)
         if not isinstance(data, dict) or "people" not in data:
             raise ValueError(f"{file}: not an OpenPose file (expected {{'people': [{{'pose_keypoints_2d': "
                              f"...}}]}}); pass the --format the keypoints were written in")
+        if not isinstance(data["people"], list) or not all(isinstance(p, dict) for p in data["people"]):
+            raise ValueError(f"{file}: 'people' must be a list of {{'pose_keypoints_2d': [...]}} entries, "
+                             f"found {_short(data['people'])}")
         people = [_person(p.get("pose_keypoints_2d", []), size, "openpose", str(file)) for p in data["people"]]
-        out.append(np.stack(people) if people else np.zeros((0, size, 3)))
+        out.append(_json_people(np.stack(people), "body25") if people else np.zeros((0, size, 3)))
     return out
+
+
+class _ArrayFileError(ValueError):
+    pass
 
 
 def _load_array(path: Path) -> tuple[np.ndarray, dict]:
@@ -118,14 +218,36 @@ def _load_array(path: Path) -> tuple[np.ndarray, dict]:
                 if key is None and len(keys) == 1:
                     key = keys[0]
                 if key is None:
-                    raise ValueError(f"{path}: no array named 'keypoints' (found {keys})")
+                    raise _ArrayFileError(f"{path}: no array named 'keypoints' (found {keys})")
                 array = npz[key]
                 for name in ("image_size", "fps", "format", "detected"):
                     if name in keys:
                         meta[name] = npz[name].tolist()
-    except (OSError, EOFError) as error:
-        raise ValueError(f"{path}: cannot read this file as a numpy array ({error})") from None
+    except _ArrayFileError:
+        raise
+    except Exception as error:  # not a numpy file, a truncated or corrupt one, a pickled (object) array, …
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise ValueError(f"{path}: cannot read this file as a numpy array ({reason})") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "iuf":
+        raise ValueError(f"{path}: expected a numeric array of keypoints, found dtype "
+                         f"{getattr(array, 'dtype', type(array).__name__)}")
+    _check_array_meta(path, meta)
     return np.asarray(array, dtype=np.float64), meta
+
+
+def _check_array_meta(path: Path, meta: dict) -> None:
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+    size = meta.get("image_size")
+    if size is not None and not (isinstance(size, list) and len(size) == 2 and all(number(v) for v in size)):
+        raise ValueError(f"{path}: 'image_size' must be [width, height] in pixels, found {_short(size)}")
+    if "fps" in meta and not number(meta["fps"]):
+        raise ValueError(f"{path}: 'fps' must be a positive number, found {_short(meta['fps'])}")
+    if "format" in meta and not isinstance(meta["format"], str):
+        raise ValueError(f"{path}: 'format' must be the name of a keypoint format, found {_short(meta['format'])}")
+    if "detected" in meta and not isinstance(meta["detected"], list):
+        raise ValueError(f"{path}: 'detected' must be one flag per frame, found {_short(meta['detected'])}")
 
 
 def load_keypoints(path, fmt: str) -> tuple[list[np.ndarray], dict]:
@@ -138,9 +260,15 @@ def load_keypoints(path, fmt: str) -> tuple[list[np.ndarray], dict]:
     if path.suffix in (".npy", ".npz"):
         array, meta = _load_array(path)
         declared = meta.pop("format", None)
-        if declared is not None and format_size(str(declared))[0] != canonical:
-            raise ValueError(f"{path} holds {declared!r} keypoints, but format {fmt!r} was declared; "
-                             f"pass the --format the keypoints are in")
+        if declared is not None:
+            try:
+                declared_format = format_size(declared)[0]
+            except ValueError:
+                raise ValueError(f"{path}: its 'format' {_short(declared)} is not a keypoint format "
+                                 f"({', '.join(FORMATS)})") from None
+            if declared_format != canonical:
+                raise ValueError(f"{path} holds {declared!r} keypoints, but format {fmt!r} was declared; "
+                                 f"pass the --format the keypoints are in")
         detected = meta.pop("detected", None)
         if detected is not None and len(detected) == len(array):  # h2ot's own file: gaps stay gaps
             array = np.array(array, dtype=np.float64)
@@ -152,12 +280,14 @@ def load_keypoints(path, fmt: str) -> tuple[list[np.ndarray], dict]:
         if array.shape[-2] != size:
             raise ValueError(f"{path}: the array has {array.shape[-2]} keypoints per person, but format "
                              f"{fmt!r} expects {size}; pass the --format the keypoints are in")
-        if array.shape[-1] == 2:
+        xy = array[..., :2]
+        missing = ~np.isfinite(xy).all(axis=-1)
+        if array.shape[-1] == 3:
+            missing |= ~np.isfinite(array[..., 2]) | ((xy == 0).all(axis=-1) & (array[..., 2] == 0))
+        else:  # no confidence channel: a person at (0, 0) everywhere is padding
+            missing |= (xy == 0).all(axis=(-1, -2))[..., None]
             array = np.concatenate([array, np.ones(array.shape[:-1] + (1,))], axis=-1)
-        frames = []
-        for people in array:
-            present = ~np.isnan(people[..., :2]).all(axis=(-1, -2))
-            frames.append(people[present])
+        frames = [_mark_missing(people, gone, canonical) for people, gone in zip(array, missing)]
         return frames, meta
     if canonical == "body25":
         return _load_openpose(path, size), {}
