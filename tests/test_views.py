@@ -11,7 +11,7 @@ from h2ot import create_model
 from h2ot.data.camera import normalize_screen
 from h2ot.data.mocap import (SOURCES, build_mocap_dataset, clip_subjects, detect_preset, folder_licence,
                              load_bvh_h36m)
-from h2ot.data.sequences import load_vp3d
+from h2ot.data.sequences import _load_npz, load_vp3d
 from h2ot.data.skeleton import derive_torso
 from h2ot.data.views import (ViewRange, VirtualViewWindows, load_world_clips, look_at_frame, pinhole, render_view,
                              sample_view)
@@ -174,8 +174,7 @@ def test_sources_split_licences_and_free_only(tmp_path):
     assert meta["noncommercial"] and meta["sources"] == ["bandai", "reactidle"]
     assert SOURCES["reactidle"].test_people == ("002", "010")
     assert meta["subjects_test"] == ["B1-test", "R002"] and meta["subjects_train"] == ["B1", "R003"]
-    npz = np.load(out, allow_pickle=True)
-    positions_2d = npz["positions_2d"].item()
+    positions_2d = _load_npz(out, ())["positions_2d"]  # written without pickles
     assert set(positions_2d) == {"B1-test", "R002"}  # 2D for the test subjects only
     tests = load_vp3d(out, subjects=meta["subjects_test"])
     assert len(tests) == 2 * 2 and all(np.all(s.positions[..., 2] > 0) for s in tests)
