@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from h2ot.data.mocap import h36m_like_cameras, render_2d, resample
+from h2ot.data.sequences import npz_metadata
 from h2ot.data.views import VirtualViewWindows, load_world_clips
 from h2ot.infer import infer_video
 
@@ -63,7 +64,7 @@ def main() -> None:
     keep50 = resample(keep.astype(float)[:, None], clip.fps, 50.0)[:, 0] > 0.99
     rows = {"MediaPipe, demo clip": statistics([real[keep50]])}
 
-    meta = np.load(DATA, allow_pickle=True)["metadata"].item()
+    meta = npz_metadata(DATA)[1]
     clips = load_world_clips(DATA, meta["subjects_train"])
     frames = len(real)
     rng = np.random.default_rng(0)

@@ -240,10 +240,10 @@ def _parse_person(person):
         raise ValueError(f"--person expects a track number or a pixel point X,Y; found {person!r}") from None
 
 
-def _follow(detections: list[np.ndarray], person, source: str, fmt: str, sides: bool):
+def _follow(detections: list[np.ndarray], person, source: str, fmt: str, sides: bool, image_size=None):
     if len(detections) < MIN_FRAMES:
         raise ValueError(f"{source}: too few frames: {len(detections)}; at least {MIN_FRAMES} are needed")
-    tracks = track_people(detections)
+    tracks = track_people(detections, image_size=image_size)
     if not tracks:
         raise ValueError(f"{source}: no person detected in any of its {len(detections)} frames")
     index, track = select_person(tracks, _parse_person(person))
@@ -353,7 +353,8 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
             detector.close()
     timings["detection"] = {"frames": len(detections), "seconds": bar.elapsed}
     fmt = detector.keypoint_format
-    index, count, track, h36m, detected, swapped = _follow(detections, person, str(path), fmt, sides)
+    index, count, track, h36m, detected, swapped = _follow(detections, person, str(path), fmt, sides,
+                                                           info.image_size)
     fps, times = real_timing(frame_times(path), len(h36m), info.fps)
     poses = _lift(lifter, h36m, info.image_size, fps, timings, progress, times)
     result = InferenceResult(poses3d=poses, keypoints2d=h36m, detected=detected, fps=fps, times=times,
@@ -398,7 +399,8 @@ def lift_file(path, fmt: str, image_size=None, fps: float | None = None, out_dir
         frames = lambda: iter_frames(video, pw, ph)  # noqa: E731
     lifter = _resolve_lifter(lifter, checkpoint, flip, model)
     timings = {"reading": {"frames": len(detections), "seconds": time.perf_counter() - start}}
-    index, count, track, h36m, detected, swapped = _follow(detections, person, str(path), canonical, sides)
+    index, count, track, h36m, detected, swapped = _follow(detections, person, str(path), canonical, sides,
+                                                           image_size)
     poses = _lift(lifter, h36m, image_size, fps, timings, progress)
     result = InferenceResult(poses3d=poses, keypoints2d=h36m, detected=detected, fps=fps,
                              image_size=image_size, raw_keypoints=track, keypoint_format=canonical,

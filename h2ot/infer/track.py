@@ -128,13 +128,6 @@ def person_size(track: np.ndarray, limit: float | None = None) -> float:
     return float(np.median(heights) * len(heights))
 
 
-def track_summary(track: np.ndarray) -> dict:
-    seen = np.isfinite(track[..., :2]).all(axis=-1).any(axis=-1)
-    frames = np.flatnonzero(seen)
-    return {"frames_seen": int(seen.sum()), "first": int(frames[0]) if len(frames) else None,
-            "last": int(frames[-1]) if len(frames) else None, "size": person_size(track)}
-
-
 def select_person(tracks: list[np.ndarray], person=None) -> tuple[int, np.ndarray]:
     """Choose one track: ``None`` → the largest; an int → that track (0 = largest); ``(x, y)`` → the track
     whose box comes nearest that pixel point. Returns ``(index, track)``."""
