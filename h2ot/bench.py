@@ -9,14 +9,11 @@ frames per second, and peak memory (CUDA only: ``torch.cuda.max_memory_allocated
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
 from functools import partial
 
 import torch
 
-from h2ot.checks import check_positive_int, device_arg, int_at_least, positive_int
 from h2ot.lifter import flip_average
 from h2ot.models import create_model
 from h2ot.models.presets import PRESETS
@@ -79,38 +76,3 @@ def format_rows(rows: list[dict]) -> str:
                      f"{r['flops_paper_per_frame'] / 1e6:.0f} | {r['latency_ms']:.1f} | {r['frames_per_s']:.0f} | "
                      f"{r['speedup']:.2f}× | {memory} |")
     return "\n".join(lines)
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(check_positive_int(int(v), "--batch") for v in text.split(","))
-    except ValueError:
-        raise ValueError(f"--batch: expected comma-separated positive whole numbers, e.g. 1,64; found {text!r}") from None
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    unknown = sorted(set(args.models) - set(PRESETS))
-    if unknown:
-        raise ValueError(f"unknown backbone(s) {unknown}; expected some of {sorted(PRESETS)}")
-    rows = []
-    for name in args.models:
-        rows += bench_backbone(name, args.device, _ints(args.batch), (False, True) if args.flip else (False,),
-                               (False, True) if args.compile else (False,), args.warmup, args.repeats)
-    print(json.dumps(rows) if args.json else format_rows(rows))
-    return 0
-
-
-def register(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("bench", help="every backbone as plain / HoT / H2OT, side by side",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", type=lambda s: s.split(","), default=list(PRESETS),
-                   help="comma-separated backbones (default: all)")
-    p.add_argument("--device", default="cpu", type=device_arg)
-    p.add_argument("--batch", default="1", help="comma-separated batch sizes, e.g. 1,64")
-    p.add_argument("--flip", action="store_true", help="also measure with flip test-time augmentation")
-    p.add_argument("--compile", action="store_true", help="also measure torch.compile'd models")
-    p.add_argument("--warmup", type=int_at_least(0), default=2)
-    p.add_argument("--repeats", type=positive_int, default=10)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=run_bench)
-    return p

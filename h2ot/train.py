@@ -2,7 +2,7 @@
 
 - CPU or CUDA; DistributedDataParallel when started by ``torchrun`` (the standard ``RANK``,
   ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_PORT`` variables; NCCL on CUDA, gloo on
-  CPU): ``torchrun --nproc_per_node 2 -m h2ot.train --config configs/X.yaml``.
+  CPU): ``torchrun --nproc_per_node 2 -m h2ot train --config configs/X.yaml``.
 - Mixed precision on CUDA (``optim.amp: bf16 | fp16``), gradient clipping, seeds.
 - Every epoch: evaluation on the test split (the protocols of ``h2ot eval``), a line in
   ``log.jsonl`` / ``log.csv`` (and TensorBoard when installed), and an atomic checkpoint ``last.pt``
@@ -14,7 +14,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -32,7 +31,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
-from h2ot.config import ConfigError, TrainConfig, load_config, to_dict, validate
+from h2ot.config import ConfigError, TrainConfig, to_dict, validate
 from h2ot.fileio import atomic_path, write_text_atomic
 from h2ot.losses import pose_loss
 
@@ -514,48 +513,3 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
     if ddp.main:
         write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
-
-
-# ----------------------------------------------------------------------------------------------
-# Command line
-# ----------------------------------------------------------------------------------------------
-
-def run_train(args) -> int:
-    try:
-        cfg = load_config(args.config, args.set)
-        resume = args.resume if args.resume else False
-        train(cfg, resume=True if resume == "last" else resume)
-    finally:
-        if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
-    return 0
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default=None, help="YAML config (configs/*.yaml); sections model, data, optim, "
-                                                   "loss, eval and top-level out, seed, device")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set optim.lr=1e-3 --set model.schedule=1:41,2:27 "
-                        "(repeatable; values are parsed as YAML)")
-    p.add_argument("--resume", nargs="?", const="last", default=None, metavar="CHECKPOINT",
-                   help="continue from <out>/last.pt (or the given checkpoint) exactly where it stopped")
-
-
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add the ``train`` sub-command to an argparse ``subparsers`` object."""
-    p = subparsers.add_parser("train", help="train a lifter from a YAML config",
-                              description="Train a lifter (any backbone, pruning, recovery) from a YAML config; "
-                                          "run under torchrun for DistributedDataParallel.")
-    add_arguments(p)
-    p.set_defaults(func=run_train)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m h2ot.train", description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    return run_train(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from h2ot.data import commands
+from h2ot.cli import data as commands
 from h2ot.data.mocap import (CMU_TEST_SUBJECTS, add_detector_noise, bone_stats, build_mocap_dataset,
                              format_bone_stats, h36m_bone_lengths, h36m_like_cameras, render_2d,
                              resample)

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from h2ot import evaluate as ev
+from h2ot.cli import eval as eval_command
 from h2ot.data.sequences import Sequence
 
 
@@ -127,7 +128,7 @@ def test_eval_command(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(h2ot.models, "create_model", lambda name, **kw: Zeros(**kw))
 
     parser = argparse.ArgumentParser()
-    ev.register(parser.add_subparsers())
+    eval_command.register(parser.add_subparsers())
     args = parser.parse_args(["eval", "--checkpoint", str(ckpt), "--data", str(data), "--json",
                               "--protocol", "mpjpe,pck"])
     assert args.func(args) == 0

@@ -2,7 +2,6 @@
 end to end, the files they write, human proportions, the rendered video, and bad input."""
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -30,24 +29,13 @@ PLAUSIBLE = {"r_hip": (0.06, 0.22), "r_knee": (0.28, 0.60), "r_ankle": (0.28, 0.
 
 
 def run_cli(argv: list[str]) -> int:
-    """``h2ot …`` through the real CLI once it has the sub-commands, else through ``register``."""
+    """``h2ot …`` through the real command line."""
     from h2ot import cli
-    from h2ot.infer import commands
 
-    parser = cli.build_parser()
-    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "demo" in subparsers.choices:
-        return cli.main(argv)
-    parser = argparse.ArgumentParser(prog="h2ot")
-    commands.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
     try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError) as error:
-        import sys
-
-        print(f"h2ot {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return cli.main(argv)
+    except SystemExit as exit_:  # argparse's usage errors
+        return exit_.code
 
 
 class Rig(PerFrame):

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from h2ot import evaluate as ev
+from h2ot.cli import eval as eval_command
 from h2ot.data.sequences import Sequence
 from h2ot.infer import Lifter, lift_file
 from h2ot.metrics import reprojection, reprojection_error
@@ -192,7 +193,7 @@ def test_eval_command_reports_it_by_default(tmp_path, monkeypatch, capsys):
     data, ckpt = write_eval_files(tmp_path, toy_sequences())
     monkeypatch.setattr(h2ot.models, "create_model", lambda name, **kw: Oracle(**kw))
     parser = argparse.ArgumentParser()
-    ev.register(parser.add_subparsers())
+    eval_command.register(parser.add_subparsers())
     args = parser.parse_args(["eval", "--checkpoint", str(ckpt), "--data", str(data), "--json"])
     assert args.func(args) == 0
     out = json.loads(capsys.readouterr().out)

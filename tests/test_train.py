@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from h2ot.config import ConfigError, build_config, load_config, parse_overrides
-from h2ot.train import load_checkpoint, register, train
+from h2ot.cli.train import register
+from h2ot.train import load_checkpoint, train
 
 TINY_MODEL = dict(name="mixste", frames=9, depth=2, dim=16, num_heads=2, mlp_hidden=32, drop_path_rate=0.1)
 

@@ -1,10 +1,8 @@
-"""The ``h2ot data`` command: ``h2ot data mocap`` (BVH folder → VideoPose3D-layout npz) and
+"""``h2ot data``: ``h2ot data mocap`` (BVH folder → VideoPose3D-layout npz) and
 ``h2ot data bones`` (bone-length statistics of an npz against Human3.6M)."""
 from __future__ import annotations
 
 import argparse
-
-import numpy as np
 
 from h2ot.checks import fps_arg
 
@@ -28,7 +26,7 @@ def _cameras_arg(value: str):
 
 
 def run_mocap(args) -> int:
-    from .mocap import build_mocap_dataset, format_bone_stats
+    from h2ot.data.mocap import build_mocap_dataset, format_bone_stats
 
     summary = build_mocap_dataset(args.src, args.out, fps=args.fps, cameras=args.cameras, noise=args.noise,
                                   seed=args.seed, bones=args.bones, bone_jitter=args.bone_jitter,
@@ -52,8 +50,10 @@ def run_mocap(args) -> int:
 
 
 def run_bones(args) -> int:
-    from .mocap import bone_stats, format_bone_stats
-    from .sequences import _load_npz
+    import numpy as np
+
+    from h2ot.data.mocap import bone_stats, format_bone_stats
+    from h2ot.data.sequences import _load_npz
 
     data = _load_npz(args.data, ("positions_3d",))["positions_3d"]
     if not isinstance(data, dict):
@@ -61,14 +61,13 @@ def run_bones(args) -> int:
                          f"{type(data).__name__}")
     poses = [np.asarray(a) for actions in data.values() for a in actions.values()]
     if poses and poses[0].shape[-2] == 32:
-        from .h36m import reduce_32_to_17
+        from h2ot.data.h36m import reduce_32_to_17
         poses = [reduce_32_to_17(p) for p in poses]
     print(format_bone_stats(bone_stats(poses)))
     return 0
 
 
 def register(subparsers) -> argparse.ArgumentParser:
-    """Add ``data`` (with ``mocap`` and ``bones``) to an argparse ``subparsers`` object."""
     data = subparsers.add_parser("data", help="prepare datasets",
                                  description="Prepare training and test data.")
     sub = data.add_subparsers(dest="data_command", metavar="{mocap,bones}")

@@ -1,4 +1,4 @@
-"""``h2ot demo`` and ``h2ot lift``: ``register(subparsers)`` adds both to the ``h2ot`` command."""
+"""``h2ot demo``, ``h2ot lift`` and ``h2ot view``: 3D poses from a video or a keypoint file, and the viewer."""
 from __future__ import annotations
 
 import argparse
