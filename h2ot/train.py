@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import os
 import random
@@ -30,10 +31,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
 
 from h2ot.config import ConfigError, TrainConfig, to_dict, validate
 from h2ot.fileio import atomic_path, write_text_atomic
 from h2ot.losses import pose_loss
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_KEYS = ("model_name", "model_kwargs", "state_dict")
 
@@ -217,41 +221,6 @@ def load_sequences(cfg: TrainConfig):
 
 
 # ----------------------------------------------------------------------------------------------
-# Progress
-# ----------------------------------------------------------------------------------------------
-
-class Progress:
-    """A minimal progress line on stderr (rewritten in place on a terminal, every 25 % otherwise)."""
-
-    def __init__(self, total: int, prefix: str, enabled: bool):
-        self.total, self.prefix, self.enabled = total, prefix, enabled
-        self.tty = sys.stderr.isatty()
-        self.start = time.perf_counter()
-        self.last = 0.0
-        self.next_mark = 0.25
-
-    def update(self, step: int, loss: float) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        frac = step / max(self.total, 1)
-        if self.tty and now - self.last < 0.5 and step < self.total:
-            return
-        if not self.tty and frac < self.next_mark and step < self.total:
-            return
-        self.last = now
-        while self.next_mark <= frac:
-            self.next_mark += 0.25
-        elapsed = now - self.start
-        eta = elapsed / max(step, 1) * (self.total - step)
-        bar = "#" * int(20 * frac) + "." * (20 - int(20 * frac))
-        line = (f"{self.prefix} [{bar}] {step}/{self.total} loss {loss:.4f} "
-                f"{step / max(elapsed, 1e-9):.2f} it/s eta {eta:5.0f}s")
-        print(("\r" + line) if self.tty else line, end="" if self.tty and step < self.total else "\n",
-              file=sys.stderr, flush=True)
-
-
-# ----------------------------------------------------------------------------------------------
 # The loop
 # ----------------------------------------------------------------------------------------------
 
@@ -409,17 +378,20 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
             except Exception:  # tensorboard not installed
                 writer = None
         if start_epoch == 0:
-            print(f"h2ot train: {model.describe()}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M "
-                  f"params; {len(windows)} windows ({len(train_seqs)} sequences), {steps} steps/epoch of "
-                  f"{cfg.optim.batch_size} x {ddp.world} on {device}; out {out}", file=sys.stderr)
+            log.info("%s, %.2fM params; %d windows (%d sequences), %d steps/epoch of %d x %d on %s; out %s",
+                     model.describe(), sum(p.numel() for p in model.parameters()) / 1e6, len(windows),
+                     len(train_seqs), steps, cfg.optim.batch_size, ddp.world, device, out)
         else:
-            print(f"h2ot train: resuming {out} after epoch {start_epoch}", file=sys.stderr)
+            log.info("resuming %s after epoch %d", out, start_epoch)
 
     last_metrics = history[-1] if history else {}
     for epoch in range(start_epoch, cfg.optim.epochs):
         sampler.set_epoch(epoch)
         net.train()
-        progress = Progress(steps, f"epoch {epoch + 1}/{cfg.optim.epochs}", cfg.progress and ddp.main)
+        tty = sys.stderr.isatty()
+        progress = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", unit="step",
+                        disable=not (cfg.progress and ddp.main), file=sys.stderr, mininterval=0.5 if tty else 60,
+                        dynamic_ncols=True)
         t0 = time.perf_counter()
         sums: dict[str, float] = {}
         count = 0
@@ -445,7 +417,9 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
             sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v
-            progress.update(step + 1, sums["loss"] / count)
+            progress.update(1)
+            progress.set_postfix(loss=f"{sums['loss'] / count:.4f}", refresh=False)
+        progress.close()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         train_s = time.perf_counter() - t0
@@ -498,9 +472,7 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
                     if k != "epoch" and isinstance(v, (int, float)):
                         writer.add_scalar(k, v, epoch + 1)
                 writer.flush()
-            if cfg.progress:
-                shown = " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
-                print(f"h2ot train: {shown}", file=sys.stderr, flush=True)
+            log.info(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
         ddp.barrier()
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
             break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -51,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    handler = logging.StreamHandler(sys.stderr)  # the library logs to "h2ot"; the command line shows it
+    handler.setFormatter(logging.Formatter(f"h2ot {args.command}: %(message)s"))
+    logger = logging.getLogger("h2ot")
+    logger.addHandler(handler)
+    level, logger.level = logger.level, logging.INFO
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, ImportError) as error:
@@ -68,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"h2ot {args.command}: internal error: {type(error).__name__}: {_one_line(error)} (a bug in h2ot; "
               "run with H2OT_DEBUG=1 for the traceback and please report it)", file=sys.stderr)
         return 1
+    finally:
+        logger.removeHandler(handler)
+        logger.level = level
 
 
 if __name__ == "__main__":
