@@ -272,31 +272,3 @@ def load_eval_model(checkpoint: str, device="cpu"):
     if shipped_name(name) and not Path(name).exists():
         return load_pretrained(name, device=device)
     return load_checkpoint_model(checkpoint, device)
-
-
-def _is_humaneva(meta: dict) -> bool:
-    return (str(meta.get("layout_name", "")).lower().startswith("humaneva")
-            or meta.get("num_joints") == 15)
-
-
-def load_test_sequences(data: str, data_2d: str | None = None, subjects=None,
-                        fps: float | None = None) -> list[Sequence]:
-    """Test sequences from a data file: MPI-INF-3DHP (key ``data``) or VideoPose3D layout; for the
-    latter the test subjects are ``subjects``, else the file's ``metadata["subjects_test"]``, else
-    Human3.6M's S9, S11. HumanEva-I (the 2D file's ``metadata`` says ``humaneva15`` / 15 joints):
-    the Validate split, Walk/Jog/Box, all 3 cameras, resampled to ``fps`` (default 50), scored on
-    its 15 joints (:func:`h2ot.data.humaneva.load_humaneva`)."""
-    from .data.h36m import SUBJECTS_TEST
-    from .data.sequences import load_3dhp, load_vp3d, npz_metadata
-
-    keys, meta = npz_metadata(data)
-    if "data" in keys:
-        return load_3dhp(data)
-    meta_2d = npz_metadata(data_2d)[1] if data_2d is not None else {}
-    if _is_humaneva(meta) or _is_humaneva(meta_2d):
-        from .data.humaneva import load_humaneva
-
-        return load_humaneva(data, data_2d, fps=float(fps or 50.0), subjects=subjects)
-    if subjects is None:
-        subjects = meta.get("subjects_test") or SUBJECTS_TEST
-    return load_vp3d(data, data_2d, subjects=subjects)

@@ -102,6 +102,12 @@ def read_weights(path: str | Path) -> dict:
     return ckpt
 
 
+def save_checkpoint(obj: dict, path: str | Path) -> None:
+    """``torch.save`` of a checkpoint dict, atomically (a reader sees the old file or the new one)."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
 def load_state(model, state: dict, source) -> None:
     """``model.load_state_dict(state)`` (floating tensors cast to the model's float32), refusing with one
     line that names ``source`` and what does not fit: missing, unexpected or differently shaped tensors."""
@@ -220,9 +226,8 @@ def export_weights(checkpoint: str | Path, out: str | Path, card: dict | None = 
     state = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
              for k, v in ckpt["state_dict"].items()}
     out = Path(out)
-    with atomic_path(out) as tmp:
-        torch.save({"model_name": ckpt["model_name"], "model_kwargs": ckpt["model_kwargs"], "state_dict": state},
-                   tmp)
+    save_checkpoint({"model_name": ckpt["model_name"], "model_kwargs": ckpt["model_kwargs"], "state_dict": state},
+                    out)
     card = dict(card or {})
     card.update(file=out.name, sha256=sha256(out), bytes=out.stat().st_size,
                 dtype="float16" if half else "float32", model_name=ckpt["model_name"],

@@ -260,7 +260,7 @@ def _ddp_rank_weights(rank, world, port, data, out):
 
 
 def test_2d_scale_and_shift_augmentation():
-    from h2ot.train import augment_2d
+    from h2ot.data.windows import augment_2d
 
     torch.manual_seed(0)
     x = torch.randn(4, 9, 17, 3)

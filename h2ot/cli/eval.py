@@ -8,7 +8,8 @@ from h2ot.checks import device_arg, positive_int
 
 
 def run(args) -> int:
-    from h2ot.evaluate import evaluate, evaluate_baseline, format_table, load_eval_model, load_test_sequences
+    from h2ot.data.splits import load_test_sequences
+    from h2ot.evaluate import evaluate, evaluate_baseline, format_table, load_eval_model
     from h2ot.pretrained import DEFAULT_FPS, model_fps
 
     if args.data is None:

@@ -114,3 +114,18 @@ class PoseWindows(Dataset):
     def __getitem__(self, item: int) -> dict:
         flip = self.flip_augment and bool(torch.rand(()) < 0.5)
         return self.window(item, flip=flip)
+
+
+def augment_2d(x: torch.Tensor, scale: float, shift: float) -> torch.Tensor:
+    """Random per-clip 2D scale about the root joint (``1 ± scale``) and shift (``± shift``) of ``x``
+    ``[B, F, J, C]`` (x, y only; a confidence channel is kept). The 3D target is root-relative and unchanged,
+    so the lifter learns not to read the person's size or place in the image as depth. Global torch RNG."""
+    if not scale and not shift:
+        return x
+    b = x.shape[0]
+    s = 1.0 + (torch.rand(b, 1, 1, 1) * 2 - 1) * scale
+    t = (torch.rand(b, 1, 1, 2) * 2 - 1) * shift
+    xy = x[..., :2]
+    root = xy[:, :, :1]
+    xy = (xy - root) * s + root + t
+    return torch.cat([xy, x[..., 2:]], dim=-1)
