@@ -1,5 +1,6 @@
 """Small shared test utilities."""
 
+import pytest
 import torch
 
 import h2ot
@@ -41,3 +42,14 @@ def real_clip(frames=27, channels=2, clip="02_01"):
     if channels == 3:
         x[0, ..., 2] = 1.0
     return x
+
+
+def one_line_error(call, *fragments) -> str:
+    """The message of the ``ValueError`` that ``call()`` raises: one line holding every fragment."""
+    with pytest.raises(ValueError) as info:
+        call()
+    message = str(info.value)
+    assert "\n" not in message, message
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    return message

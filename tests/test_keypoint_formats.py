@@ -9,21 +9,12 @@ import pytest
 
 from h2ot.infer.keypoints_io import load_keypoints
 from h2ot.infer.track import fill_gaps, person_size, select_person, track_people
+from tests.helpers import one_line_error
 
 from .test_infer import person_at
 
 COCO_L_WRIST, COCO_L_EAR, COCO_R_EAR, COCO_L_ANKLE = 9, 3, 4, 15
 BODY25_R_WRIST = 4
-
-
-def one_line_error(call, *fragments) -> str:
-    with pytest.raises(ValueError) as info:
-        call()
-    message = str(info.value)
-    assert "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
-    return message
 
 
 def follow(frames):

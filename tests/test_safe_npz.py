@@ -10,6 +10,7 @@ import pytest
 from h2ot.data.mocap import save_npz_atomic
 from h2ot.data.sequences import _load_npz, load_3dhp, load_vp3d, npz_metadata
 from h2ot.data.views import load_world_clips
+from tests.helpers import one_line_error
 
 from .test_data_loaders import make_h36m_files
 from .test_train import make_dataset
@@ -56,16 +57,6 @@ def assert_same_sequences(a, b):
     for x, y in zip(a, b):
         assert np.array_equal(x.keypoints, y.keypoints) and np.array_equal(x.positions, y.positions)
         assert (x.group, x.fps, x.joints) == (y.group, y.fps, y.joints)
-
-
-def one_line_error(call, *fragments) -> str:
-    with pytest.raises(ValueError) as info:
-        call()
-    message = str(info.value)
-    assert "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
-    return message
 
 
 # ---------------------------------------------------------------------------------------- round trip
