@@ -2,14 +2,15 @@
 
     h2ot data mocap --src ../shared/data/cmu/daz --out runs/data/cmu_h36m.npz            # once
     python benchmarks/cmu_accuracy.py train  [--device cuda] [--epochs N | --budget-s S] [--only a,b]
-    python benchmarks/cmu_accuracy.py report [--repeats 10]   # params, FLOPs, CPU latency; writes the tables
+    python benchmarks/cmu_accuracy.py report [--repeats 10] [--table]   # params, FLOPs, CPU latency -> tables
 
 ``train`` trains every variant of ``VARIANTS`` on ``configs/cmu_mixste128.yaml`` (same data, epochs, seed,
 optimiser; only the tokenizer differs) into ``runs/cmu/<name>``. With ``--budget-s`` the plain backbone
 trains first and its time per epoch fixes the epoch count for every variant (the same for all).
 ``report`` reads each run's final-epoch test metrics (``last.pt``: no selection on the test set),
 measures parameters, FLOPs in both conventions and the CPU latency of all variants interleaved in one
-process, and writes ``benchmarks/results/cmu_accuracy.{md,json}``.
+process, and writes ``benchmarks/results/cmu_accuracy.{md,json}`` (with ``--table``, the table also to
+``docs/tables/cmu.md``, which the docs include).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import h2ot  # noqa: E402
 from h2ot.config import load_config  # noqa: E402
+from benchmarks.doc_tables import add_table_argument, publish  # noqa: E402
 
 BASE = ROOT / "configs" / "cmu_mixste128.yaml"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -215,7 +217,7 @@ def run_report(args) -> int:
     (RESULTS / "cmu_accuracy.md").write_text(table)
     (RESULTS / "cmu_accuracy.json").write_text(json.dumps({"rows": rows, "cpu": cpu_name(),
                                                            "torch": torch.__version__}, indent=2) + "\n")
-    print(table)
+    publish(table, args.table)
     return 0
 
 
@@ -238,6 +240,7 @@ def main(argv=None) -> int:
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--batch", type=int, default=1)
     r.add_argument("--repeats", type=int, default=10)
+    add_table_argument(r, "cmu")
     q = sub.add_parser("pretrained")
     q.add_argument("--device", default="auto")
     q.add_argument("--runs", default="runs/cmu")

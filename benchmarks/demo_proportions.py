@@ -1,6 +1,6 @@
 """Median bone lengths of the 3D poses lifted from the shipped demo clip, per model and left/right handling.
 
-    python benchmarks/demo_proportions.py --model NAME=CHECKPOINT[:PRUNING] ... [--readme README.md]
+    python benchmarks/demo_proportions.py --model NAME=CHECKPOINT[:PRUNING] ... [--table [docs/tables/proportions.md]]
 
 MediaPipe runs once on ``h2ot/assets/demo.mp4``; each model then lifts the detected frames with and
 without ``consistent_sides``. ``:PRUNING`` runs a checkpoint with another parameter-free pruning strategy
@@ -12,7 +12,6 @@ left hip is shown against the same range); a value outside it is marked with ✗
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,11 +23,10 @@ from h2ot.infer import Lifter, infer_video
 from h2ot.infer.track import consistent_sides
 
 try:
-    from benchmarks.latency import publish
+    from benchmarks.doc_tables import add_table_argument, publish
 except ImportError:  # run as a script
-    from latency import publish
+    from doc_tables import add_table_argument, publish
 
-START, END = "<!-- proportions-table:start -->", "<!-- proportions-table:end -->"
 #: bone index (child joint - 1) → plausible range in metres, as in the test
 BONES = {0: (0.06, 0.22), 3: (0.06, 0.22), 1: (0.28, 0.60), 10: (0.08, 0.25), 11: (0.18, 0.40), 12: (0.15, 0.38)}
 
@@ -47,7 +45,7 @@ def load(spec: str) -> tuple[str, Lifter]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", required=True, help="NAME=CHECKPOINT[:PRUNING]")
-    parser.add_argument("--readme", type=Path)
+    add_table_argument(parser, "proportions")
     args = parser.parse_args()
     torch.set_num_threads(2)
     detected = infer_video(render=False, sides=False)
@@ -62,7 +60,7 @@ def main() -> None:
             median = np.median(bone_lengths(poses[keep]), axis=0)
             cells = [f"{median[b]:.3f}" + ("" if lo < median[b] < hi else " ✗") for b, (lo, hi) in BONES.items()]
             rows.append(f"| {name} | {sides} | " + " | ".join(cells) + " |")
-    publish("\n".join(rows), args.readme, START, END)
+    publish("\n".join(rows), args.table)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Does the training 2D look like MediaPipe's? 2D proportions and jitter, real clip against training data.
 
-    python benchmarks/detector_match.py [--readme README.md]
+    python benchmarks/detector_match.py [--table [docs/tables/detector-match.md]]
 
 MediaPipe (0.10.21, ``model_complexity=1``) runs on the shipped demo clip (``h2ot/assets/demo.mp4``); its
 keypoints are converted to Human3.6M-17 by ``convert_keypoints``. The training rows draw 2,000 windows of
@@ -29,11 +29,10 @@ from h2ot.data.views import VirtualViewWindows, load_world_clips
 from h2ot.infer import infer_video
 
 try:
-    from benchmarks.latency import publish
+    from benchmarks.doc_tables import add_table_argument, publish
 except ImportError:  # run as a script
-    from latency import publish
+    from doc_tables import add_table_argument, publish
 
-START, END = "<!-- detector-match-table:start -->", "<!-- detector-match-table:end -->"
 DATA = Path("runs/data/free_wide.npz")
 RATIOS = {"hip width": (1, 4), "shoulder width": (11, 14), "thigh": (1, 2), "shin": (2, 3),
           "upper arm": (11, 12), "forearm": (12, 13)}
@@ -55,7 +54,7 @@ def statistics(windows: list[np.ndarray]) -> dict[str, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--readme", type=Path)
+    add_table_argument(parser, "detector-match")
     parser.add_argument("--windows", type=int, default=2000)
     args = parser.parse_args()
     clip = infer_video(render=False, sides=True)
@@ -94,7 +93,7 @@ def main() -> None:
         cells = [f"{np.median(stats[n]):.2f} [{np.percentile(stats[n], 5):.2f}, {np.percentile(stats[n], 95):.2f}]"
                  for n in names]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    publish("\n".join(lines), args.readme, START, END)
+    publish("\n".join(lines), args.table)
 
 
 if __name__ == "__main__":

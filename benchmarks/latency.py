@@ -1,7 +1,7 @@
 """Latency of plain MixSTE, HoT and H2OT at 243 frames, measured side by side in one process.
 
     python benchmarks/latency.py                       # CPU, batch 1, prints a markdown table
-    python benchmarks/latency.py --readme README.md    # ... and writes it into the README
+    python benchmarks/latency.py --table               # ... and writes it to docs/tables/latency.md
     python benchmarks/latency.py --device cuda --batch 16
 
 Every variant is timed interleaved with the others (each round runs each model once) and the median is
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
 from pathlib import Path
 
 import torch
@@ -22,6 +21,11 @@ import h2ot
 from h2ot.models.presets import PRESETS
 from h2ot.profile import count_flops, count_flops_paper, count_params, example_input, median, time_models
 
+try:
+    from benchmarks.doc_tables import add_table_argument, publish
+except ImportError:  # run as a script
+    from doc_tables import add_table_argument, publish
+
 PRESET = PRESETS["mixste"]
 VARIANTS = {
     "MixSTE (plain)": PRESET["plain"],
@@ -29,7 +33,6 @@ VARIANTS = {
     "H2OT: sampler + interpolation, 1:121,3:81,5:27": PRESET["h2ot"],
     "H2OT: cluster + attention, 1:121,3:81,5:27": dict(PRESET["h2ot"], pruning="cluster", recovery="attention"),
 }
-START, END = "<!-- latency-table:start -->", "<!-- latency-table:end -->"
 
 
 def machine(device: torch.device) -> str:
@@ -69,21 +72,6 @@ def run(device: str, batch: int, frames: int, warmup: int, repeats: int) -> str:
     return "\n".join(lines)
 
 
-def publish(table: str, readme: Path | None, start: str = START, end: str = END) -> None:
-    """Print ``table`` and, with ``readme``, put it between the ``start`` and ``end`` markers (atomically)."""
-    print(table)
-    if readme is None:
-        return
-    text = readme.read_text()
-    if start not in text or end not in text:
-        raise SystemExit(f"{readme} has no {start} ... {end} section to replace")
-    text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{table}\n{end}", text,
-                  flags=re.S)
-    tmp = readme.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(readme)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
@@ -92,13 +80,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, help="CPU threads (default: torch's default)")
-    parser.add_argument("--readme", type=Path, help="write the table into this README between the markers")
+    add_table_argument(parser, "latency")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     table = run(args.device, args.batch, args.frames, args.warmup, args.repeats)
-    publish(table, args.readme)
+    publish(table, args.table)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """ONNX Runtime vs eager PyTorch on the CPU at batch 1, for MixSTE plain / HoT / H2OT (official size).
 
-    python benchmarks/onnx_latency.py [--frames 243] [--repeats 10] [--readme README.md]
+    python benchmarks/onnx_latency.py [--frames 243] [--repeats 10] [--table [docs/tables/onnx.md]]
 
 Each model is exported (and checked against PyTorch), then eager PyTorch and onnxruntime (same thread
 count) are timed interleaved; the table gives medians and the ratio.
@@ -20,11 +20,10 @@ from h2ot.models.presets import PRESETS
 from h2ot.profile import example_input, median, time_models
 
 try:
-    from benchmarks.latency import publish
+    from benchmarks.doc_tables import add_table_argument, publish
 except ImportError:  # run as a script
-    from latency import publish
+    from doc_tables import add_table_argument, publish
 
-START, END = "<!-- onnx-table:start -->", "<!-- onnx-table:end -->"
 
 
 def main() -> None:
@@ -32,7 +31,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=243)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--readme", type=Path)
+    add_table_argument(parser, "onnx")
     args = parser.parse_args()
     threads = torch.get_num_threads()
     lines = [f"MixSTE (8 × 512), {args.frames} frames, batch 1, CPU, {threads} threads for both runtimes; "
@@ -50,7 +49,7 @@ def main() -> None:
             lines.append(f"| {model.describe()} | {eager:.1f} | {onnx:.1f} | {eager / onnx:.2f}× | "
                          f"{result['max_abs_diff']:.1e} |")
     table = "\n".join(lines)
-    publish(table, args.readme, START, END)
+    publish(table, args.table)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """How the shipped lifters hold up on data they never saw, beside trivial baselines (issue 11's table).
 
-    python benchmarks/real_video.py --model NAME=CHECKPOINT ... [--readme README.md] [--json out.json]
+    python benchmarks/real_video.py --model NAME=CHECKPOINT ... [--table [docs/tables/real-video.md]] [--json out.json]
 
 ``CHECKPOINT``: a path or a shipped name (``free``, ``nc``, a file stem in ``h2ot/weights``). Every row is
 scored on the same held-out data, flip test-time augmentation on:
@@ -35,17 +35,17 @@ import numpy as np
 import torch
 
 from h2ot.data.skeleton import bone_lengths
-from h2ot.evaluate import evaluate, evaluate_baseline, load_eval_model, load_test_sequences
+from h2ot.data.splits import load_test_sequences
+from h2ot.evaluate import evaluate, evaluate_baseline, load_eval_model
 from h2ot.infer import Lifter, infer_video
 from h2ot.pretrained import model_fps
 from h2ot.metrics import reprojection_error
 
 try:
-    from benchmarks.latency import publish
+    from benchmarks.doc_tables import add_table_argument, publish
 except ImportError:  # run as a script
-    from latency import publish
+    from doc_tables import add_table_argument, publish
 
-START, END = "<!-- real-video-table:start -->", "<!-- real-video-table:end -->"
 HUMANEVA = Path("../shared/data/humaneva")
 SETS = {
     "CMU test, retargeted": ("runs/data/cmu_h36mbones_det_test.npz", None),
@@ -83,7 +83,7 @@ def demo_row(lifter: Lifter, clip) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", required=True, help="NAME=CHECKPOINT")
-    parser.add_argument("--readme", type=Path)
+    add_table_argument(parser, "real-video")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/real_video.json"))
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -120,7 +120,7 @@ def main() -> None:
         cells += ([f"{demo['reprojection_pct']:.1f} %", f"{demo['pelvis_hip_m']:.3f}, {demo['thorax_shoulder_m']:.3f}",
                    f"{demo['framing_spread_mm']:.1f}"] if demo else ["-", "-", "-"])
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
-    publish("\n".join(rows), args.readme, START, END)
+    publish("\n".join(rows), args.table)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """How well ``h2ot.infer.track.consistent_sides`` undoes left/right label swaps, on CMU mocap tracks.
 
     python benchmarks/sides.py --data runs/data/cmu_clean8.npz [--fps 25,10] [--penalty 0.05,0.1,0.3]
-        [--readme README.md]
+        [--table [docs/tables/sides.md]]
 
 The data: ``h2ot data mocap --src ../shared/data/cmu/daz --out runs/data/cmu_clean8.npz --cameras 8
 --seed 5 --no-noise`` (exact 2D, every subject, 8 random cameras). Each track is subsampled to ``--fps``.
@@ -21,11 +21,10 @@ from h2ot.data.sequences import load_vp3d
 from h2ot.infer.track import SIDE_GROUPS, consistent_sides
 
 try:
-    from benchmarks.latency import publish
+    from benchmarks.doc_tables import add_table_argument, publish
 except ImportError:  # run as a script
-    from latency import publish
+    from doc_tables import add_table_argument, publish
 
-START, END = "<!-- sides-table:start -->", "<!-- sides-table:end -->"
 
 
 def inject_swaps(keypoints: np.ndarray, rng: np.random.Generator, rate: float = 0.02) -> np.ndarray:
@@ -55,7 +54,7 @@ def main() -> None:
     parser.add_argument("--fps", default="25,10", help="frame rates to test (the data is at 50 fps)")
     parser.add_argument("--penalty", default="0.05,0.1,0.3")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--readme", type=Path, help="write the table into this README between the markers")
+    add_table_argument(parser, "sides")
     args = parser.parse_args()
     sequences = load_vp3d(args.data)
     rows = ["| fps | frames | injected: wrong before | penalty | clean: swapped wrongly | injected: wrong after |",
@@ -71,7 +70,7 @@ def main() -> None:
             false = sum(wrong_frames(consistent_sides(c, penalty)[0], c) for c in clean) / total
             after = sum(wrong_frames(consistent_sides(d, penalty)[0], c) for d, c in zip(dirty, clean)) / total
             rows.append(f"| {fps:g} | {total} | {before:.2%} | {penalty:g} | {false:.2%} | {after:.2%} |")
-    publish("\n".join(rows), args.readme, START, END)
+    publish("\n".join(rows), args.table)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Online (streaming) lifting against offline windows on the CMU test subjects.
 
     python benchmarks/streaming.py --data runs/data/cmu_h36m.npz [--checkpoint best.pt] [--camera 0]
-        [--lookahead 0,121] [--hop 24] [--readme README.md]
+        [--lookahead 0,121] [--hop 24] [--table [docs/tables/streaming.md]]
 
 For one camera of every CMU test sequence: offline MPJPE (the evaluator's non-overlapping windows, and
 h2ot.infer.lift_sequence's cross-faded overlapping windows) against OnlineLifter at each look-ahead,
@@ -15,23 +15,22 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from h2ot import metrics
-from h2ot.evaluate import load_test_sequences, predict
+from h2ot.data.splits import load_test_sequences
+from h2ot.evaluate import predict
 from h2ot.pretrained import load_checkpoint_model
 from h2ot.infer.lifting import lift_sequence
 from h2ot.stream import OnlineLifter
 
 try:
-    from benchmarks.latency import publish
+    from benchmarks.doc_tables import add_table_argument, publish
 except ImportError:  # run as a script
-    from latency import publish
+    from doc_tables import add_table_argument, publish
 
-START, END = "<!-- streaming-table:start -->", "<!-- streaming-table:end -->"
 
 
 def channels(keypoints: np.ndarray, model) -> np.ndarray:
@@ -61,7 +60,7 @@ def main() -> None:
     parser.add_argument("--camera", type=int, default=0, help="which camera of each test sequence")
     parser.add_argument("--lookahead", default=None, help="comma-separated look-aheads (default 0, F//2)")
     parser.add_argument("--hop", type=int, default=24, help="run the model every HOP frames (default 24)")
-    parser.add_argument("--readme", type=Path)
+    add_table_argument(parser, "streaming")
     args = parser.parse_args()
     if args.checkpoint:
         model = load_checkpoint_model(args.checkpoint).eval()
@@ -106,7 +105,7 @@ def main() -> None:
                      f"≤ {delay} ({delay / fps * 1000:.0f} ms) | {per_frame:.1f} / "
                      f"{np.percentile(runs, 95) if runs else 0.0:.0f} |")
     table = "\n".join(lines)
-    publish(table, args.readme, START, END)
+    publish(table, args.table)
 
 
 if __name__ == "__main__":
