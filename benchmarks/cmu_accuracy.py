@@ -190,7 +190,7 @@ def run_report(args) -> int:
     if not rows:
         raise SystemExit("no trained runs found; run `python benchmarks/cmu_accuracy.py train` first")
     x = example_input(next(iter(models.values())), args.batch)
-    times = time_models(models, x, warmup=2, repeats=args.repeats)
+    times, state = time_models(models, x, warmup=2, repeats=args.repeats)
     for row in rows:
         row["latency_ms"] = median(times[row["name"]])
     base = next((r for r in rows if r["name"] == "plain"), None)
@@ -198,7 +198,7 @@ def run_report(args) -> int:
         f"CMU test subjects S02 S09 S10 S12 (4 cameras, detector-noise model on), final epoch "
         f"({rows[0]['epochs']} epochs), flip TTA. MixSTE 243 frames, 8 x 128 channels (configs/cmu_mixste128.yaml). "
         f"Trained on {rows[0]['train_device']}; FLOPs per 243-frame clip; CPU latency: {cpu_name()}, "
-        f"{args.threads} threads, batch {args.batch}, median of {args.repeats} interleaved runs; "
+        f"{args.threads} threads, batch {args.batch}, median of {args.repeats} interleaved runs ({state.describe()}); "
         f"torch {torch.__version__}; {time.strftime('%Y-%m-%d')}.",
         "",
         "| model | MPJPE (mm) | P-MPJPE (mm) | ΔMPJPE vs plain | params (M) | GFLOPs (all ops) | GFLOPs (paper) "

@@ -2,11 +2,11 @@
 # The CMU benchmark's training and the default pretrained model, as run on a lent CUDA machine
 # (results into $OUT when set). Reports are made on the CPU afterwards:
 #   python benchmarks/cmu_accuracy.py report
-# Needs runs/data/cmu_h36m.npz and runs/data/cmu_rand8.npz (the README, "Training").
+# Needs runs/data/cmu_h36m.npz and runs/data/cmu_rand8.npz (docs/training.md).
 set -uo pipefail
 out=${OUT:-gpu-results}; mkdir -p "$out"
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
-EPOCHS=${EPOCHS:-15}          # epochs per benchmark variant (the table in the README, "Training")
+EPOCHS=${EPOCHS:-15}          # epochs per benchmark variant (the table in docs/training.md)
 PRE_BUDGET=${PRE_BUDGET:-160} # seconds of training for the pretrained model
 nvidia-smi --query-gpu=name,driver_version --format=csv | tee "$out/gpu.txt"
 timeout ${BENCH_TIMEOUT:-330} python3 benchmarks/cmu_accuracy.py train --device cuda --epochs "$EPOCHS" \
@@ -29,6 +29,6 @@ tar czf "$out/cmu_runs.tgz" runs/cmu15/*/summary.json runs/cmu15/*/log.csv runs/
   runs/pretrained/summary.json runs/pretrained/log.csv runs/pretrained/config.yaml 2>/dev/null
 ls -la "$out"
 # fp16 autocast + GradScaler check (a few steps)
-timeout ${FP16_TIMEOUT:-40} python3 -m h2ot.train --config configs/cmu_mixste128.yaml --set optim.amp=fp16 \
+timeout ${FP16_TIMEOUT:-40} python3 -m h2ot train --config configs/cmu_mixste128.yaml --set optim.amp=fp16 \
   --set optim.epochs=1 --set optim.max_steps_per_epoch=5 --set out=/tmp/fp16 --set device=cuda 2>&1 \
   | grep -v '^epoch' | tail -3 | tee "$out/fp16.log"

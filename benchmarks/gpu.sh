@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU measurements in the README, as run on a lent CUDA machine (writes into $OUT when set).
+# The GPU measurements in the docs, as run on a lent CUDA machine (writes into $OUT when set).
 set -uo pipefail
 out=${OUT:-gpu-results}; mkdir -p "$out"
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1

@@ -49,26 +49,28 @@ def machine(device: torch.device) -> str:
     return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
-def run(device: str, batch: int, frames: int, warmup: int, repeats: int) -> str:
+def run(device: str, batch: int, frames: int, warmup: int, repeats: int, require_quiet: bool = True) -> str:
     device = torch.device(device)
     models = {name: h2ot.create_model("mixste", frames=frames, **kw).to(device).eval()
               for name, kw in VARIANTS.items()}
     one = example_input(next(iter(models.values())), 1, device)
     rows = {name: dict(params=count_params(m), flops=count_flops(m, one), paper=count_flops_paper(m, one))
             for name, m in models.items()}
-    times = time_models(models, example_input(next(iter(models.values())), batch, device), warmup, repeats)
+    times, state = time_models(models, example_input(next(iter(models.values())), batch, device), warmup, repeats,
+                               require_quiet)
     plain = next(iter(models))
     lines = [f"MixSTE (8 × 512, 243-frame official size unless stated), {frames} frames, batch {batch}, "
-             f"{device.type.upper()}: {machine(device)}; median of {repeats} interleaved runs after {warmup} "
-             "warm-up runs. FLOPs per clip.", "",
-             "| model | params (M) | GFLOPs (all ops) | GFLOPs (paper) | latency (ms) | speedup | "
+             f"{device.type.upper()}: {machine(device)}; median (min) of {repeats} interleaved runs after {warmup} "
+             f"warm-up runs. FLOPs per clip. Machine during the runs: {state.describe()}.", "",
+             "| model | params (M) | GFLOPs (all ops) | GFLOPs (paper) | latency median (min) ms | speedup | "
              "paper-FLOPs ratio | efficiency |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, row in rows.items():
         speedup = median(times[plain]) / median(times[name])
         ratio = rows[plain]["paper"] / row["paper"]
         lines.append(f"| {name} | {row['params'] / 1e6:.2f} | {row['flops'] / 1e9:.2f} | {row['paper'] / 1e9:.2f} | "
-                     f"{median(times[name]):.1f} | {speedup:.2f}× | {ratio:.2f}× | {speedup / ratio:.2f} |")
+                     f"{median(times[name]):.1f} ({min(times[name]):.1f}) | {speedup:.2f}× | {ratio:.2f}× | "
+                     f"{speedup / ratio:.2f} |")
     return "\n".join(lines)
 
 
@@ -80,12 +82,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, help="CPU threads (default: torch's default)")
+    parser.add_argument("--allow-busy", action="store_true",
+                        help="write the table even when the machine was busy (it says so); default: refuse")
     add_table_argument(parser, "latency")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    table = run(args.device, args.batch, args.frames, args.warmup, args.repeats)
+    table = run(args.device, args.batch, args.frames, args.warmup, args.repeats, not args.allow_busy)
     publish(table, args.table)
 
 

@@ -32,22 +32,28 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=10)
     add_table_argument(parser, "onnx")
+    parser.add_argument("--allow-busy", action="store_true",
+                        help="write the table even when the machine was busy (it says so); default: refuse")
     args = parser.parse_args()
     threads = torch.get_num_threads()
     lines = [f"MixSTE (8 × 512), {args.frames} frames, batch 1, CPU, {threads} threads for both runtimes; "
              f"median of {args.repeats} interleaved runs.", "",
              "| model | eager PyTorch (ms) | ONNX Runtime (ms) | ORT speedup | max abs diff |",
              "|---|---:|---:|---:|---:|"]
+    states: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for variant, kwargs in PRESETS["mixste"].items():
             torch.manual_seed(0)
             model = create_model("mixste", frames=args.frames, **kwargs).eval()
             result = export_onnx(model, Path(tmp) / f"{variant}.onnx")
             runner = OnnxLifter(result["path"], threads=threads)
-            times = time_models({"eager": model, "onnx": runner}, example_input(model), args.warmup, args.repeats)
+            times, state = time_models({"eager": model, "onnx": runner}, example_input(model), args.warmup,
+                                       args.repeats, require_quiet=not args.allow_busy)
+            states.append(state.describe())
             eager, onnx = median(times["eager"]), median(times["onnx"])
             lines.append(f"| {model.describe()} | {eager:.1f} | {onnx:.1f} | {eager / onnx:.2f}× | "
                          f"{result['max_abs_diff']:.1e} |")
+    lines += ["", "Machine during the runs: " + "; ".join(dict.fromkeys(states)) + "."]
     table = "\n".join(lines)
     publish(table, args.table)
 

@@ -18,6 +18,7 @@ from h2ot.lifter import flip_average
 from h2ot.models import create_model
 from h2ot.models.presets import PRESETS
 from h2ot.profile import count_flops, count_flops_paper, count_params, example_input, median, time_models
+from h2ot.timing import Machine, machine_dict, summarize
 
 
 def peak_memory_mb(fn, x) -> float | None:
@@ -33,7 +34,7 @@ def peak_memory_mb(fn, x) -> float | None:
 
 
 def bench_backbone(name: str, device="cpu", batches=(1,), flips=(False,), compiles=(False,), warmup=2,
-                   repeats=10, variants=("plain", "hot", "h2ot"), **size) -> list[dict]:
+                   repeats=10, variants=("plain", "hot", "h2ot"), require_quiet: bool = False, **size) -> list[dict]:
     device = torch.device(device)
     models = {v: create_model(name, **PRESETS[name][v], **size).to(device).eval() for v in variants}
     one = example_input(models[variants[0]], 1, device)
@@ -52,12 +53,14 @@ def bench_backbone(name: str, device="cpu", batches=(1,), flips=(False,), compil
     for batch, flip in itertools.product(batches, flips):
         x = example_input(models[variants[0]], batch, device)
         fns = {key: (partial(flip_average, r) if flip else r) for key, r in runners.items()}
-        times = time_models(fns, x, warmup, repeats)  # eager and compiled interleaved, side by side
+        times, machine = time_models(fns, x, warmup, repeats, require_quiet)  # eager and compiled interleaved, side by side
         for compiled in compiles:
             for v in variants:
                 latency = median(times[(v, compiled)])
                 rows.append(dict(static[v], device=str(device), batch=batch, flip=flip, compiled=compiled,
-                                 latency_ms=latency,
+                                 latency_ms=latency, latency_min_ms=min(times[(v, compiled)]),
+                                 latency_spread=summarize(times[(v, compiled)])["spread"],
+                                 machine=machine_dict(machine),
                                  frames_per_s=batch * static[v]["out_frames"] / latency * 1000.0,
                                  speedup=median(times[(variants[0], compiled)]) / latency,
                                  peak_memory_mb=peak_memory_mb(fns[(v, compiled)], x)))
@@ -66,13 +69,18 @@ def bench_backbone(name: str, device="cpu", batches=(1,), flips=(False,), compil
 
 def format_rows(rows: list[dict]) -> str:
     lines = ["| backbone | variant | batch | flip | compile | params (M) | GFLOPs/clip all · paper | "
-             "MFLOPs/frame paper | latency (ms) | frames/s | speedup | peak mem (MB) |",
+             "MFLOPs/frame paper | latency median (min) ms | frames/s | speedup | peak mem (MB) |",
              "|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         memory = "—" if r["peak_memory_mb"] is None else f"{r['peak_memory_mb']:.0f}"
         lines.append(f"| {r['backbone']} | {r['variant']} | {r['batch']} | {'on' if r['flip'] else 'off'} | "
                      f"{'yes' if r['compiled'] else 'no'} | {r['params'] / 1e6:.2f} | "
                      f"{r['flops'] / 1e9:.2f} · {r['flops_paper'] / 1e9:.2f} | "
-                     f"{r['flops_paper_per_frame'] / 1e6:.0f} | {r['latency_ms']:.1f} | {r['frames_per_s']:.0f} | "
-                     f"{r['speedup']:.2f}× | {memory} |")
+                     f"{r['flops_paper_per_frame'] / 1e6:.0f} | {r['latency_ms']:.1f} ({r['latency_min_ms']:.1f}) | "
+                     f"{r['frames_per_s']:.0f} | {r['speedup']:.2f}× | {memory} |")
+    states = {Machine(**r["machine"]).describe() for r in rows}
+    busy = any(not r["machine"]["quiet"] for r in rows)
+    lines.append("")
+    lines.append(("machine: " if len(states) == 1 else "machines: ") + "; ".join(sorted(states))
+                 + (" — re-run on a quiet machine before quoting these latencies" if busy else ""))
     return "\n".join(lines)

@@ -176,7 +176,7 @@ def reprojection_error(pred3d, x2d, conf=None, focal=None, center=(0.0, 0.0)) ->
     on ``(x_j - c)(P_j,z + T_z) = f (P_j,xy + T_xy)``; NaN where a fitted joint depth is not positive.
     Weak perspective is the default because a video's focal length is unknown (and the normalised
     model input does not carry it); its cost is a floor for a person off the image centre, where
-    perspective shows the body from the side a little (measured in the README, "Metrics").
+    perspective shows the body from the side a little (measured in docs/data.md, "Metrics").
     """
     p = np.asarray(pred3d.detach().cpu() if hasattr(pred3d, "detach") else pred3d, dtype=np.float64)
     x = np.array(x2d.detach().cpu() if hasattr(x2d, "detach") else x2d, dtype=np.float64)

@@ -1,7 +1,7 @@
 """The pretrained models shipped with the package, and safe loading of h2ot weights.
 
 ``h2ot.load_pretrained(name)`` returns a shipped H2OT w. MixSTE model in eval mode, ready for inference
-(the README, "The shipped models"): ``"free"`` (``h2ot_mixste_free``, trained on data free for any use),
+(the docs, "The shipped models" in docs/training.md): ``"free"`` (``h2ot_mixste_free``, trained on data free for any use),
 ``"nc"`` (``h2ot_mixste_nc``, also trained on non-commercial data: CC BY-NC 4.0), the default
 :data:`DEFAULT`, or the previous release ``"h2ot_mixste_cmu"``::
 
@@ -28,7 +28,7 @@ import torch
 from h2ot.fileio import atomic_path, write_text_atomic
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-DEFAULT = "h2ot_mixste_nc"  # the more accurate of the two shipped models (README, "The shipped models")
+DEFAULT = "h2ot_mixste_nc"  # the more accurate of the two shipped models (docs/training.md, "The shipped models")
 #: short names of the shipped models (``--model free``, ``load_pretrained("nc")``)
 ALIASES = {"free": "h2ot_mixste_free", "nc": "h2ot_mixste_nc"}
 

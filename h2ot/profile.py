@@ -5,19 +5,20 @@
 - ``count_flops_paper``: the convention of the HoT/H2OT papers (thop-style module hooks): 2 x the
   multiply-adds of ``nn.Linear`` / ``nn.Conv*`` / ``nn.BatchNorm*`` modules, biases and everything else
   (attention products, LayerNorm, functional ops) not counted. It reproduces the published GFLOPs.
-- ``time_models``: median latency of several models measured side by side (interleaved), so the noise of a
-  shared machine hits them alike.
+- ``time_models``: latency of several models measured side by side (interleaved), so the noise of a
+  shared machine hits them alike, with what the machine was doing meanwhile (:mod:`h2ot.timing`).
 """
 
 from __future__ import annotations
 
 import statistics
-import time
-from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+from h2ot.timing import Machine, machine_dict, summarize, time_calls
 
 
 def _cpu_sdpa_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
@@ -86,21 +87,13 @@ def _synchronize(device: torch.device) -> None:
 
 
 @torch.inference_mode()
-def time_models(models: dict[str, Callable], x: torch.Tensor, warmup: int = 2,
-                repeats: int = 10) -> dict[str, list[float]]:
-    """Latency in milliseconds of every model on ``x``, interleaved: each round runs each model once."""
-    for model in models.values():
-        for _ in range(warmup):
-            model(x)
-    _synchronize(x.device)
-    times: dict[str, list[float]] = {name: [] for name in models}
-    for _ in range(repeats):
-        for name, model in models.items():
-            start = time.perf_counter()
-            model(x)
-            _synchronize(x.device)
-            times[name].append((time.perf_counter() - start) * 1000.0)
-    return times
+def time_models(models: dict, x: torch.Tensor, warmup: int = 2, repeats: int = 10,
+                require_quiet: bool = False) -> tuple[dict[object, list[float]], Machine]:
+    """Latency in milliseconds of every model on ``x``, interleaved (each round runs each model once), and
+    what the machine was doing meanwhile (:mod:`h2ot.timing`): ``({name: [ms]}, machine)``."""
+    calls = {name: partial(model, x) for name, model in models.items()}
+    return time_calls(calls, warmup, repeats, synchronize=lambda: _synchronize(x.device),
+                      require_quiet=require_quiet, cpu=x.device.type == "cpu")
 
 
 def median(values: list[float]) -> float:
@@ -116,11 +109,12 @@ def plain_counterpart(model: nn.Module) -> nn.Module:
 
 
 def profile(model: nn.Module, batch: int = 1, device: str = "cpu", warmup: int = 2, repeats: int = 10,
-            baseline: bool = True) -> dict:
-    """Parameters, FLOPs (both conventions, batch 1) and median latency at ``batch`` for ``model``.
+            baseline: bool = True, require_quiet: bool = False) -> dict:
+    """Parameters, FLOPs (both conventions, batch 1) and latency at ``batch`` for ``model`` (median, min,
+    p90, spread) with the state of the machine during the timing (``machine``, :mod:`h2ot.timing`).
 
     For a pruned model (and ``baseline``) the plain backbone is measured in the same process, timed
-    interleaved with it, and the ratios are reported.
+    interleaved with it, and the ratios are reported. ``require_quiet``: refuse a busy machine.
     """
     device = torch.device(device)
     model = model.to(device).eval()
@@ -140,7 +134,9 @@ def profile(model: nn.Module, batch: int = 1, device: str = "cpu", warmup: int =
         models["baseline"] = plain
         result.update(baseline_params=count_params(plain), baseline_flops=count_flops(plain, one),
                       baseline_flops_paper=count_flops_paper(plain, one))
-    times = time_models(models, example_input(model, batch, device), warmup, repeats)
+    times, machine = time_models(models, example_input(model, batch, device), warmup, repeats, require_quiet)
+    result["machine"] = machine_dict(machine)
+    result.update({f"latency_{k}": v for k, v in summarize(times["model"]).items() if k != "runs"})
     result["latency_ms"] = median(times["model"])
     if "baseline" in times:
         result["baseline_latency_ms"] = median(times["baseline"])

@@ -18,7 +18,9 @@ def test_bench_rows_cover_every_variant_and_setting():
     assert plain["flops_paper"] > hot["flops_paper"] > h2ot["flops_paper"]
     assert plain["flops_paper_per_frame"] == plain["flops_paper"] / 243 and plain["speedup"] == 1.0
     assert all(r["peak_memory_mb"] is None and r["frames_per_s"] > 0 for r in rows)
-    assert format_rows(rows).count("\n") == len(rows) + 1
+    table = format_rows(rows).split("\n")
+    assert len(table) == 2 + len(rows) + 2 and table[-1].startswith("machine")  # header, rows, the machine
+    assert all(r["latency_min_ms"] <= r["latency_ms"] and set(r["machine"]) >= {"quiet", "cpu_share"} for r in rows)
 
 
 def test_seq2frame_backbone_counts_one_output_frame():

@@ -66,7 +66,7 @@ def main() -> None:
     common = {"input": INPUT, "output": OUTPUT, "description": MODEL, "commit": commit,
               "cost": {"params": 2184000, "gflops_all_ops_per_clip": 7.5, "gflops_paper_per_clip": 6.49},
               "known_issues": "Trained on 2 CPU cores for about an hour from the previous release: far from "
-                              "converged (see the learning curves in the README). The noise model's jitter does "
+                              "converged (see the learning curves in docs/training.md). The noise model's jitter does "
                               "not yet match MediaPipe's (benchmarks/detector_match.py). Output scale is that of "
                               "an average person. Occlusion, rare poses and bad detections are failure cases."}
     cards = {

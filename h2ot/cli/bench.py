@@ -26,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for name in args.models:
         rows += bench_backbone(name, args.device, _ints(args.batch), (False, True) if args.flip else (False,),
-                               (False, True) if args.compile else (False,), args.warmup, args.repeats)
+                               (False, True) if args.compile else (False,), args.warmup, args.repeats,
+                               require_quiet=args.require_quiet)
     print(json.dumps(rows) if args.json else format_rows(rows))
     return 0
 
@@ -45,5 +46,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int_at_least(0), default=2)
     p.add_argument("--repeats", type=positive_int, default=10)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--require-quiet", action="store_true",
+                   help="fail (exit 2) instead of reporting when the machine was busy during a timing")
     p.set_defaults(func=run)
     return p

@@ -1,5 +1,5 @@
 """Data: skeletons and keypoint formats, cameras, BVH mocap conversion, views like real videos, Human3.6M,
-MPI-INF-3DHP and HumanEva-I loaders, windowing for seq2seq / seq2frame. See the README, "Data and
+MPI-INF-3DHP and HumanEva-I loaders, windowing for seq2seq / seq2frame. See docs/data.md, "Data and
 evaluation"."""
 from .camera import (Camera, camera_to_world, denormalize_screen, look_at, matrix_to_quaternion,
                      normalize_screen, project, quaternion_to_matrix, world_to_camera)

@@ -186,7 +186,7 @@ def consistent_sides(keypoints: np.ndarray, penalty: float = 0.1) -> tuple[np.nd
     per frame), the summed 2D distance the group's joints move between consecutive frames plus
     ``penalty`` × the median torso length (pelvis–thorax) for each swapped frame, so a labelling the
     detector holds for the whole clip is never overturned, only its sudden flips. ``benchmarks/sides.py``
-    measures it on CMU tracks (the README, "Left and right"). Returns ``(fixed copy, swapped [T, 2]
+    measures it on CMU tracks (docs/video.md, "Left and right"). Returns ``(fixed copy, swapped [T, 2]
     bool: legs, arms)``.
     """
     keypoints = np.array(keypoints, dtype=np.float64)
