@@ -1,13 +1,12 @@
 """The dataset builder (:func:`build_mocap_dataset`) and its writer (no pickles: :func:`save_npz_atomic`)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from ...fileio import atomic_path
 from ..skeleton import H36M_LEFT, H36M_RIGHT, derive_torso
 from .bones import bone_stats, h36m_bone_lengths, retarget_clip
 from .cameras import h36m_like_cameras, random_cameras, render_2d
@@ -148,7 +147,7 @@ def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m"
 
 
 def save_npz_atomic(path, **arrays) -> None:
-    """A compressed npz without pickles, written to a temporary file in the same folder, then ``os.replace``.
+    """A compressed npz without pickles, written whole or not at all (:func:`h2ot.fileio.atomic_path`).
 
     Dicts and lists (VideoPose3D's ``positions_3d[subject][clip]`` …, ``cameras``, ``metadata``) are stored
     as JSON members whose arrays are members of their own (:func:`h2ot.data.sequences.npz_members`), so
@@ -159,19 +158,7 @@ def save_npz_atomic(path, **arrays) -> None:
     from ..sequences import npz_members
 
     members = npz_members(arrays)  # refuses what would need a pickle before anything is written
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-            for name, array in members.items():
-                with zf.open(name + ".npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, array, allow_pickle=False)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        for name, array in members.items():
+            with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
