@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from h2ot.threads import use_threads
+
 
 @dataclass
 class StreamPose:
@@ -32,7 +34,9 @@ class StreamPose:
 class OnlineLifter:
     """Feed frames with :meth:`push`, collect the poses it returns, call :meth:`flush` at the end."""
 
-    def __init__(self, model, lookahead: int = 0, hop: int = 1, device: str | torch.device = "cpu"):
+    def __init__(self, model, lookahead: int = 0, hop: int = 1, device: str | torch.device = "cpu",
+                 threads: int | str | None = None):
+        self.threads = use_threads(threads)  # None: PyTorch's setting; "auto": the cores others leave free
         self.model = model.eval() if hasattr(model, "eval") else model
         self.frames, self.joints, self.channels = model.frames, model.num_joints, model.in_channels
         for name, value in (("lookahead", lookahead), ("hop", hop)):

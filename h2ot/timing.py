@@ -17,13 +17,14 @@ A run is **quiet** when the load before it leaves the threads their cores, the C
 """
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
+
+from h2ot.threads import cores, load_average
 
 QUIET_CPU_SHARE = 0.8
 QUIET_PROBE_SLOWDOWN = 1.5
@@ -33,19 +34,7 @@ class BusyMachineError(ValueError):
     """A measurement was asked to be quiet and the machine was busy (the command line: exit code 2)."""
 
 
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def load_average() -> float:
-    """Runnable processes, 1-minute average (0 where the OS does not tell)."""
-    try:
-        return float(os.getloadavg()[0])
-    except (AttributeError, OSError):
-        return 0.0
-
-
-_PROBE = {}
+_PROBE: dict = {}
 
 
 def probe_ms(repeats: int = 5) -> float:

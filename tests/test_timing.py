@@ -28,3 +28,20 @@ def test_a_busy_verdict_refuses_when_asked(monkeypatch):
     assert not watch.machine.quiet and watch.machine.load_before == 64.0
     with pytest.raises(BusyMachineError, match="busy"):
         time_calls({"a": lambda: None}, warmup=0, repeats=1, require_quiet=True)
+
+
+def test_thread_policy():
+    import torch
+
+    from h2ot.threads import inference_threads, use_threads
+
+    assert [inference_threads(load, 2) for load in (0.0, 0.5, 1.0, 2.0, 6.0)] == [2, 2, 1, 1, 1]
+    assert inference_threads(0.0, 8) == 8 and inference_threads(3.0, 8) == 5
+    before = torch.get_num_threads()
+    try:
+        assert use_threads(None) == before and use_threads(1) == 1 == torch.get_num_threads()
+        for bad in (0, 2.5, "many", True):
+            with pytest.raises(ValueError, match="threads"):
+                use_threads(bad)
+    finally:
+        torch.set_num_threads(before)

@@ -29,6 +29,20 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="height of demo.mp4 in pixels (default 480, at most the input's; at least 64)")
     p.add_argument("--bvh-units", choices=["m", "cm"], default="m", help="length unit of poses3d.bvh")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--threads", default="auto", type=_threads_arg,
+                   help="CPU threads: auto (default: the cores other processes leave free) or a number")
+
+
+def _threads_arg(text: str):
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected auto or a positive whole number, found {text!r}")
+    return value
 
 
 def _lifter(args):
@@ -36,6 +50,9 @@ def _lifter(args):
     if args.checkpoint is not None and args.model is not None:
         raise ValueError(f"give --checkpoint or --model, not both (--checkpoint {args.checkpoint}, "
                          f"--model {args.model})")
+    from h2ot.threads import use_threads
+
+    use_threads(args.threads)
     if args.backend != "onnx":
         return None
     from h2ot.infer.lifting import Lifter

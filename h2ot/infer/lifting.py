@@ -25,6 +25,7 @@ from h2ot.data.mocap import resample
 from h2ot.data.skeleton import NUM_JOINTS, convert_keypoints
 from h2ot.lifter import flip_average
 from h2ot.pretrained import load_checkpoint_model, model_fps
+from h2ot.threads import use_threads
 
 log = logging.getLogger(__name__)
 MIN_FRAMES = 3  # fewer frames carry no motion worth lifting
@@ -175,10 +176,14 @@ class Lifter:
     joint (interpolated, confidence 0). The keypoints are converted to Human3.6M-17, normalised by the
     image size (``normalize_screen``), resampled from ``fps`` to the model's frame rate, lifted with
     :func:`lift_sequence`, and resampled back to ``fps``.
+
+    ``threads``: None keeps PyTorch's thread count, ``"auto"`` uses the cores that other processes leave
+    free (:func:`h2ot.threads.inference_threads`; much faster on a busy machine), a number sets it.
     """
 
     def __init__(self, model, fps: float | None = None, flip: bool = True, device="cpu",
-                 overlap: int | None = None, blend: str = "linear"):
+                 overlap: int | None = None, blend: str = "linear", threads: int | str | None = None):
+        self.threads = use_threads(threads)  # None: PyTorch's setting; "auto": the cores others leave free
         self.model = model.to(device).eval()
         self.fps = check_fps(fps, "Lifter fps") if fps is not None else model_fps(model)
         self.flip, self.device, self.overlap, self.blend = flip, device, overlap, blend

@@ -1,0 +1,47 @@
+"""How many threads inference uses on a machine that others share (measured in docs/measuring.md,
+"Latency beside other jobs": ``benchmarks/contention.py``).
+
+PyTorch starts one thread per core. When another job competes for those cores, OpenMP's threads are
+descheduled in the middle of an operation and every thread waits for the slowest, so a 2-thread forward pass
+beside one other 2-thread job takes far more than twice its quiet time. ``threads="auto"`` uses the cores the
+load average leaves free.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def load_average() -> float:
+    """Runnable processes, 1-minute average (0 where the OS does not tell)."""
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return 0.0
+
+
+def inference_threads(load: float | None = None, cores_: int | None = None) -> int:
+    """The cores the load average leaves free (at least one): on a quiet 2-core machine 2, beside one busy
+    2-thread job 1."""
+    n = cores_ or cores()
+    others = load_average() if load is None else load
+    return max(1, min(n, int(n - others + 0.75)))
+
+
+def use_threads(threads: int | str | None) -> int:
+    """Apply a thread setting for inference: None keeps PyTorch's, ``"auto"`` :func:`inference_threads`,
+    a number that many. Returns the threads in use. (``torch.set_num_threads`` is process-wide.)"""
+    if threads is None:
+        return torch.get_num_threads()
+    if threads == "auto":
+        threads = inference_threads()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads: expected 'auto', a positive whole number or None, found {threads!r}")
+    torch.set_num_threads(threads)
+    return threads
