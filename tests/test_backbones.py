@@ -1,4 +1,5 @@
-"""Every backbone through the one contract: the tokenizer matrix, official sizes and the published numbers."""
+"""Every backbone through the one contract: the whole backbone x pruning x recovery x pipeline matrix through
+forward, backward and ONNX export; official sizes and the published numbers."""
 
 from __future__ import annotations
 
@@ -57,6 +58,24 @@ def test_matrix_forward_backward_deterministic(name, pruning, recovery, pipeline
     if pipeline == "seq2frame":  # the centre frame survives every stage
         _, kept = model(x, return_kept=True)
         assert ((kept == (model.frames - 1) // 2).sum(dim=1) == 1).all()
+
+
+@pytest.mark.parametrize("name,pruning,recovery,pipeline", list(matrix()))
+def test_matrix_exports_to_onnx_and_matches_pytorch(tmp_path, name, pruning, recovery, pipeline):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from h2ot.export import OnnxLifter, export_onnx
+
+    torch.manual_seed(0)
+    model = create_model(name, pruning=pruning, recovery=recovery, schedule=SCHEDULE, pipeline=pipeline,
+                         **SMALL[name]).eval()
+    result = export_onnx(model, tmp_path / "m.onnx")  # onnxruntime vs PyTorch on a random batch of 2
+    assert result["max_abs_diff"] <= 1e-4
+    runner = OnnxLifter(tmp_path / "m.onnx")
+    assert (runner.frames, runner.pipeline, runner.in_channels) == (model.frames, pipeline, model.in_channels)
+    x = clip(model, batch=3, seed=1)  # another batch size than the export's
+    with torch.inference_mode():
+        assert (runner(x) - model(x)).abs().max().item() <= 1e-4
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
