@@ -46,7 +46,7 @@ def save_ckpt(path, model, **changes):
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from tests.test_train import make_dataset
+    from tests.helpers import make_dataset
 
     d = tmp_path_factory.mktemp("corpus")
     files: dict[str, str] = {}

@@ -6,70 +6,14 @@ import json
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 import h2ot
-from h2ot.data.skeleton import H36M_PARENTS, bone_lengths, flip_pose
+from h2ot.data.skeleton import bone_lengths, flip_pose
 from h2ot.infer import Lifter, lift_sequence, read_bvh_h36m, resample, write_bvh
 from h2ot.infer.keypoints_io import load_keypoints
 from h2ot.infer.lifting import window_starts
 from h2ot.infer.track import SIDE_GROUPS, consistent_sides, fill_gaps, select_person, track_people
-
-# Human3.6M bone vectors of a symmetric standing pose (camera axes: x right, y down), metres.
-REST = np.array([[0, 0, 0], [-.133, 0, 0], [0, .442, 0], [0, .454, 0], [.133, 0, 0], [0, .442, 0],
-                 [0, .454, 0], [0, -.233, 0], [0, -.257, 0], [0, -.10, -.07], [0, -.115, 0], [.151, 0, 0],
-                 [.10, .26, 0], [.05, .245, 0], [-.151, 0, 0], [-.10, .26, 0], [-.05, .245, 0]])
-
-
-def rig_pose(rest=REST) -> np.ndarray:
-    pose = np.zeros((17, 3))
-    for j in range(1, 17):
-        pose[j] = pose[H36M_PARENTS[j]] + rest[j]
-    return pose
-
-
-def rodrigues(w):
-    theta = np.linalg.norm(w, axis=-1, keepdims=True) + 1e-12
-    k = w / theta
-    K = np.zeros(w.shape[:-1] + (3, 3))
-    K[..., 0, 1], K[..., 0, 2], K[..., 1, 2] = -k[..., 2], k[..., 1], -k[..., 0]
-    K = K - np.swapaxes(K, -1, -2)
-    theta = theta[..., None]
-    return np.eye(3) + np.sin(theta) * K + (1 - np.cos(theta)) * K @ K
-
-
-def moving_rig(frames=60, seed=0, stretch=0.0):
-    """A rig with constant bone lengths (``stretch`` > 0 varies them) whose joints rotate smoothly."""
-    rng = np.random.default_rng(seed)
-    t = np.linspace(0, 2 * np.pi, frames)[:, None]
-    pos = np.zeros((frames, 17, 3))
-    for j in range(1, 17):
-        w = rng.normal(size=3) * np.sin(t + rng.uniform(0, 6)) * 1.2
-        bone = np.einsum("tij,j->ti", rodrigues(w), REST[j]) * (1 + stretch * np.sin(3 * t + j))
-        pos[:, j] = pos[:, H36M_PARENTS[j]] + bone
-    return pos + np.array([0.1, -0.9, 4.0]) + np.cumsum(rng.normal(size=(frames, 1, 3)) * 0.01, axis=0)
-
-
-class PerFrame(nn.Module):
-    """A lifting model whose output frame t depends only on input frame t: (x, y, x*y) × 0.5."""
-
-    num_joints = 17
-
-    def __init__(self, frames=27, pipeline="seq2seq", in_channels=2):
-        super().__init__()
-        self.frames, self.pipeline, self.in_channels = frames, pipeline, in_channels
-        self.dummy = nn.Parameter(torch.zeros(()))
-
-    @staticmethod
-    def f(x):
-        x = torch.as_tensor(x)
-        return torch.stack([x[..., 0], x[..., 1], x[..., 0] * x[..., 1]], dim=-1) * 0.5
-
-    def forward(self, x):
-        assert x.shape[1] == self.frames
-        out = self.f(x)
-        return out[:, (self.frames - 1) // 2:][:, :1] if self.pipeline == "seq2frame" else out
-
+from tests.helpers import PerFrame, moving_rig
 
 class WindowMean(PerFrame):
     """Every output frame = the mean input x of its window (a model whose windows disagree)."""

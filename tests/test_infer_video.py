@@ -18,7 +18,7 @@ from h2ot.data.skeleton import H36M_JOINT_NAMES, bone_lengths, convert_keypoints
 from h2ot.infer import Lifter, demo_video_path, infer_video, lift_file, read_bvh_h36m  # noqa: E402
 from h2ot.infer.track import fill_gaps  # noqa: E402
 from h2ot.infer.video import VideoWriter, iter_frames, probe_video  # noqa: E402
-from tests.test_infer import PerFrame, rig_pose  # noqa: E402
+from tests.helpers import PerFrame, rig_pose  # noqa: E402
 
 FRAMES = 105  # the shipped demo cut: 3.5 s at 30 fps
 # plausible human bone lengths (m): pelvis->hip, thigh, shin, pelvis->spine, spine->thorax, thorax->nose,

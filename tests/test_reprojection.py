@@ -15,7 +15,7 @@ from h2ot.cli import eval as eval_command
 from h2ot.data.sequences import Sequence
 from h2ot.infer import Lifter, lift_file
 from h2ot.metrics import reprojection, reprojection_error
-from tests.test_infer import PerFrame, moving_rig, rig_pose, rodrigues
+from tests.helpers import PerFrame, moving_rig, rig_pose, rodrigues
 
 
 def poses(frames=40, seed=0):

@@ -13,7 +13,7 @@ from h2ot.data.views import load_world_clips
 from tests.helpers import one_line_error
 
 from .test_data_loaders import make_h36m_files
-from .test_train import make_dataset
+from tests.helpers import make_dataset
 
 REAL = Path(__file__).resolve().parents[1] / "runs" / "data" / "cmu_h36mbones_test.npz"
 

@@ -16,30 +16,9 @@ from h2ot.train import load_checkpoint, train
 TINY_MODEL = dict(name="mixste", frames=9, depth=2, dim=16, num_heads=2, mlp_hidden=32, drop_path_rate=0.1)
 
 
-def make_dataset(path, seed=0, frames=24):
-    """A tiny VideoPose3D-layout npz: random-walk poses, 2 training subjects and 1 test subject."""
-    from h2ot.data.mocap import h36m_like_cameras, render_2d, save_npz_atomic
-
-    rng = np.random.default_rng(seed)
-    base = rng.normal(0, 0.25, (17, 3)) + np.array([0, 0, 1.0])
-    p3, p2, cams = {}, {}, {}
-    for subject in ("S1", "S2", "S9"):
-        cam = h36m_like_cameras(np.zeros(2))[:2]
-        cams[subject] = [c.to_dict() for c in cam]
-        p3[subject], p2[subject] = {}, {}
-        for clip in ("a", "b"):
-            walk = np.cumsum(rng.normal(0, 0.01, (frames, 17, 3)), axis=0) + base
-            p3[subject][clip] = walk
-            p2[subject][clip] = [render_2d(walk, c).astype(np.float32) for c in cam]
-    meta = {"layout_name": "h36m", "num_joints": 17, "fps": 50.0, "subjects_train": ["S1", "S2"],
-            "subjects_test": ["S9"]}
-    save_npz_atomic(path, positions_3d=p3, positions_2d=p2, metadata=meta, cameras=cams)
-    return str(path)
-
-
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return make_dataset(tmp_path_factory.mktemp("data") / "tiny.npz")
+def data(tiny_dataset):
+    return tiny_dataset
 
 
 def tiny_config(data, out, **sections):
