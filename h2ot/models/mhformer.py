@@ -19,6 +19,10 @@ Tokens follow the backbone contract as ``[B, F, 3 hypotheses, C]``; the head ret
 ``[B, n, 3C]``, as the authors do. Only the seq2frame pipeline is supported.
 
 Official configuration: 351 frames, C 512, MLP 1024, 8 heads, 3 hypothesis layers (31.52M parameters).
+
+The authors' checkpoints (MHFormer, TPC w. MHFormer) load with :func:`h2ot.checkpoints.load_official`: the
+key map, the size inference and the official TPC schedule are :class:`MHFormer`'s ``official_*`` attributes
+(there is no HoT variant).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import torch
 from torch import nn
 
 from h2ot.layers import Attention, Block, CrossAttention, DropPath, Mlp
-from h2ot.models.base import Backbone, register_backbone
+from h2ot.models.base import Backbone, count_indices, register_backbone
 from h2ot.models.mixste import init_vit_weights
 
 
@@ -178,3 +182,49 @@ class MHFormer(Backbone):
             raise NotImplementedError("the CHI block has no temporal self-attention; prune before an SHR block "
                                       "or right after one")
         return self.blocks[i].attns[0]
+
+    # The authors' checkpoints (h2ot.checkpoints.load_official). Their numbered modules (norm_1, embedding_1,
+    # pos_embed_1, attn_1, ...) are our lists (index 0, ...); their CHI block is our last block, after the SHR
+    # blocks, and its norm3_AB is our norms[3 (A - 1) + B - 1].
+    official_signature = "Transformer_hypothesis.SHR_blocks.0.norm1_1.weight"
+    official_rules = (
+        (r"^norm_([123])\.", lambda m, state: f"backbone.mhg_norms.{int(m[1]) - 1}."),
+        (r"^Transformer_encoder_([123])\.", lambda m, state: f"backbone.mhg.{int(m[1]) - 1}."),
+        (r"^embedding_([123])\.(weight|bias)$", lambda m, state: f"backbone.embeddings.{int(m[1]) - 1}.0.{m[2]}"),
+        (r"^embedding_([123])\.(\d+)\.", lambda m, state: f"backbone.embeddings.{int(m[1]) - 1}.{m[2]}."),
+        (r"^Transformer_hypothesis\.pos_embed_([123])$",
+         lambda m, state: f"backbone.hypothesis_pos.{int(m[1]) - 1}"),
+        (r"^Transformer_hypothesis\.SHR_blocks\.(\d+)\.norm1_([123])\.",
+         lambda m, state: f"backbone.blocks.{m[1]}.norms.{int(m[2]) - 1}."),
+        (r"^Transformer_hypothesis\.SHR_blocks\.(\d+)\.attn_([123])\.",
+         lambda m, state: f"backbone.blocks.{m[1]}.attns.{int(m[2]) - 1}."),
+        (r"^Transformer_hypothesis\.SHR_blocks\.(\d+)\.(norm2|mlp)\.", r"backbone.blocks.\1.\2."),
+        (r"^Transformer_hypothesis\.CHI_blocks\.0\.norm3_([123])([123])\.",
+         lambda m, state: f"backbone.blocks.{_chi_index(state)}.norms.{3 * (int(m[1]) - 1) + int(m[2]) - 1}."),
+        (r"^Transformer_hypothesis\.CHI_blocks\.0\.attn_([123])\.",
+         lambda m, state: f"backbone.blocks.{_chi_index(state)}.attns.{int(m[1]) - 1}."),
+        (r"^Transformer_hypothesis\.CHI_blocks\.0\.(norm2|mlp)\.",
+         lambda m, state: f"backbone.blocks.{_chi_index(state)}.{m[1]}."),
+        (r"^Transformer_hypothesis\.norm\.", "backbone.norm."),
+        (r"^regression\.0\.", "backbone.head_norm."),
+        (r"^regression\.1\.", "backbone.head_conv."),
+    )
+    official_hot = None
+    official_tpc = [(1, 117)]
+
+    @staticmethod
+    def official_sizes(state, layer_index):
+        s = state
+        conv = s.get("embedding_1.weight", s.get("embedding_1.0.weight"))
+        return dict(frames=s["Transformer_hypothesis.pos_embed_1"].shape[1], dim=conv.shape[0],
+                    depth=_chi_index(s) + 1,
+                    mlp_hidden=s["Transformer_hypothesis.SHR_blocks.0.mlp.fc1.weight"].shape[0],
+                    num_joints=conv.shape[1] // 2, in_channels=2,
+                    mhg_depth=count_indices(s, r"^Transformer_encoder_1\.blocks\.(\d+)\."),
+                    mhg_mlp_hidden=s["Transformer_encoder_1.blocks.0.mlp.fc1.weight"].shape[0],
+                    embed_norm="embedding_1.1.weight" in s), layer_index
+
+
+def _chi_index(state) -> int:
+    """Our index of an official MHFormer state_dict's CHI block: the number of its SHR blocks."""
+    return count_indices(state, r"^Transformer_hypothesis\.SHR_blocks\.(\d+)\.")

@@ -4,6 +4,10 @@ Official configuration: 243 frames, depth 8, 512 channels, 8 heads, MLP 1024 (33
 Each depth step is a spatial block over the joints of every frame (``[B*F, J, C]``) followed by the shared
 spatial norm, then a temporal block over the frames of every joint (``[B*J, F, C]``) followed by the shared
 temporal norm; the temporal positional embedding is added before the first temporal block.
+
+The authors' checkpoints (MixSTE, HoT w. MixSTE, TPC w. MixSTE) load with
+:func:`h2ot.checkpoints.load_official`: the key map and the size inference are :class:`MixSTE`'s
+``official_*`` attributes, with the official HoT and TPC schedules.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import torch
 from torch import nn
 
 from h2ot.layers import Attention, Block
-from h2ot.models.base import Backbone, register_backbone
+from h2ot.models.base import Backbone, count_indices, register_backbone
 
 
 def init_vit_weights(module: nn.Module) -> None:
@@ -67,3 +71,28 @@ class MixSTE(Backbone):
 
     def temporal_attention(self, i: int) -> Attention:
         return self.temporal_blocks[i].attn
+
+    # The authors' checkpoints (h2ot.checkpoints.load_official).
+    official_signature = "STEblocks.0.norm1.weight"
+    official_rules = (
+        (r"^Spatial_patch_to_embedding\.", "backbone.joint_embed."),
+        (r"^Spatial_pos_embed$", "backbone.spatial_pos"),
+        (r"^Temporal_pos_embed$", "backbone.temporal_pos"),
+        (r"^STEblocks\.", "backbone.spatial_blocks."),
+        (r"^TTEblocks\.", "backbone.temporal_blocks."),
+        (r"^Spatial_norm\.", "backbone.spatial_norm."),
+        (r"^Temporal_norm\.", "backbone.temporal_norm."),
+        (r"^head\.0\.", "backbone.head_norm."),
+        (r"^head\.1\.", "backbone.head_linear."),
+    )
+    official_hot = [(3, 81)]
+    official_tpc = [(7, 61)]
+
+    @staticmethod
+    def official_sizes(state, layer_index):
+        s = state
+        return dict(frames=s["Temporal_pos_embed"].shape[1], dim=s["Temporal_pos_embed"].shape[2],
+                    depth=count_indices(s, r"^STEblocks\.(\d+)\."),
+                    mlp_hidden=s["STEblocks.0.mlp.fc1.weight"].shape[0], num_joints=s["Spatial_pos_embed"].shape[1],
+                    in_channels=s["Spatial_patch_to_embedding.weight"].shape[1],
+                    qkv_bias="STEblocks.0.attn.qkv.bias" in s), layer_index

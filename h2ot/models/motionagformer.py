@@ -27,6 +27,11 @@ s       26      64     81      4.8M
 b       16      128    243     11.7M
 l       26      128    243     19.0M
 ======  ======  =====  ======  ==========
+
+The authors' checkpoints (MotionAGFormer, HoT w. MotionAGFormer) load with
+:func:`h2ot.checkpoints.load_official`: the key map and the size inference are :class:`MotionAGFormer`'s
+``official_*`` attributes, with the official HoT schedule; a HoT checkpoint's pruning layer is read from the
+sizes of its temporal BatchNorms.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import torch
 from torch import nn
 
 from h2ot.layers import Attention, Block
-from h2ot.models.base import Backbone, register_backbone
+from h2ot.models.base import Backbone, count_indices, register_backbone
 from h2ot.models.motionbert import resolve_variant
 
 MOTIONAGFORMER_VARIANTS = {
@@ -210,3 +215,38 @@ class MotionAGFormer(Backbone):
 
     def temporal_attention(self, i: int) -> Attention:
         return self.layers[i].att_temporal.attn.attention
+
+    # The authors' checkpoints (h2ot.checkpoints.load_official).
+    official_signature = "layers.0.att_spatial.norm1.weight"
+    official_rules = (
+        (r"^(joints_embed\.|pos_embed$|norm\.)", r"backbone.\1"),
+        (r"^layers\.(\d+)\.(att_spatial|att_temporal)\.mixer\.", r"backbone.layers.\1.\2.attn.attention."),
+        (r"^layers\.(\d+)\.(graph_spatial|graph_temporal)\.mixer\.", r"backbone.layers.\1.\2.attn."),
+        (r"^layers\.(\d+)\.((att|graph)_(spatial|temporal)\.(norm1|norm2|mlp|layer_scale_1|layer_scale_2))",
+         r"backbone.layers.\1.\2"),
+        (r"^layers\.(\d+)\.fusion\.", r"backbone.layers.\1.fusion."),
+        (r"^rep_logit\.fc\.", "backbone.rep."),
+        (r"^head\.", "backbone.head_linear."),
+    )
+    official_hot = [(7, 81)]
+    official_tpc = None
+
+    @staticmethod
+    def official_sizes(state, layer_index):
+        """Sizes from the shapes; a HoT checkpoint's pruning layer is the first whose temporal BatchNorm has
+        ``pos_embed_token``'s token count (unless ``layer_index`` is given)."""
+        s = state
+        depth = count_indices(s, r"^layers\.(\d+)\.")
+        bn = [s[f"layers.{i}.graph_temporal.mixer.batch_norm.weight"].shape[0] for i in range(depth)
+              if f"layers.{i}.graph_temporal.mixer.batch_norm.weight" in s]
+        frames = s["x_token"].shape[1] if "x_token" in s else (bn[0] if bn else 243)
+        size = dict(frames=frames, depth=depth, dim=s["joints_embed.weight"].shape[0],
+                    mlp_hidden=s["layers.0.att_spatial.mlp.fc1.weight"].shape[0],
+                    dim_rep=s["rep_logit.fc.weight"].shape[0], num_joints=s["pos_embed"].shape[1],
+                    in_channels=s["joints_embed.weight"].shape[1],
+                    qkv_bias="layers.0.att_spatial.mixer.qkv.bias" in s,
+                    layer_scale=1e-5 if "layers.0.att_spatial.layer_scale_1" in s else None, variant=None)
+        if "pos_embed_token" in s and len(bn) == depth and layer_index is None:
+            tokens = s["pos_embed_token"].shape[1]
+            layer_index = next((i for i, n in enumerate(bn) if n == tokens), None)
+        return size, layer_index

@@ -21,6 +21,10 @@ Official sizes (243 frames, depth 5, 8 heads, dim_rep 512, LayerNorm eps 1e-6):
 The final LayerNorm belongs to the last block (:meth:`forward_block` of ``depth - 1``), so that the TRA
 recovery sees normalised tokens and the head is only the representation layer and the regression, as in the
 authors' HoT code.
+
+The authors' checkpoints (MotionBERT, HoT w. MotionBERT) load with :func:`h2ot.checkpoints.load_official`:
+the key map, the size inference and the official HoT schedule are :class:`MotionBERT`'s ``official_*``
+attributes.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import torch
 from torch import nn
 
 from h2ot.layers import Attention, Block
-from h2ot.models.base import Backbone, register_backbone
+from h2ot.models.base import Backbone, count_indices, register_backbone
 from h2ot.models.mixste import init_vit_weights
 
 MOTIONBERT_VARIANTS = {
@@ -124,3 +128,26 @@ class MotionBERT(Backbone):
     def temporal_attention(self, i: int) -> Attention:
         """The temporal attention of the ST stream of step ``i`` (TPA reads the attention it distributes)."""
         return self.blocks_st[i].temporal.attn
+
+    # The authors' checkpoints (h2ot.checkpoints.load_official).
+    official_signature = "blocks_st.0.norm1_s.weight"
+    official_rules = (
+        (r"^(joints_embed\.|pos_embed$|temp_embed$|norm\.)", r"backbone.\1"),
+        (r"^blocks_(st|ts)\.(\d+)\.(norm1|norm2|attn|mlp)_s\.", r"backbone.blocks_\1.\2.spatial.\3."),
+        (r"^blocks_(st|ts)\.(\d+)\.(norm1|norm2|attn|mlp)_t\.", r"backbone.blocks_\1.\2.temporal.\3."),
+        (r"^ts_attn\.", "backbone.fusion."),
+        (r"^pre_logits\.fc\.", "backbone.rep."),
+        (r"^head\.", "backbone.head_linear."),
+    )
+    official_hot = [(1, 81)]
+    official_tpc = None
+
+    @staticmethod
+    def official_sizes(state, layer_index):
+        s = state
+        return dict(frames=s["temp_embed"].shape[1], dim=s["joints_embed.weight"].shape[0],
+                    depth=count_indices(s, r"^blocks_st\.(\d+)\."),
+                    mlp_hidden=s["blocks_st.0.mlp_s.fc1.weight"].shape[0],
+                    dim_rep=s["pre_logits.fc.weight"].shape[0], num_joints=s["pos_embed"].shape[1],
+                    in_channels=s["joints_embed.weight"].shape[1], qkv_bias="blocks_st.0.attn_s.qkv.bias" in s,
+                    variant=None), layer_index
