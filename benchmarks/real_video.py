@@ -1,6 +1,7 @@
 """How the shipped lifters hold up on data they never saw, beside trivial baselines (issue 11's table).
 
     python benchmarks/real_video.py --model NAME=CHECKPOINT ... [--table [docs/tables/real-video.md]] [--json out.json]
+                                    [--update]   (re-measure these models only; the other rows stay)
 
 ``CHECKPOINT``: a path or a shipped name (``free``, ``nc``, a file stem in ``h2ot/weights``). Every row is
 scored on the same held-out data, flip test-time augmentation on:
@@ -85,10 +86,12 @@ def main() -> None:
     parser.add_argument("--model", action="append", required=True, help="NAME=CHECKPOINT")
     add_table_argument(parser, "real-video")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/real_video.json"))
+    parser.add_argument("--update", action="store_true",
+                        help="keep the other models' rows of --json (measured earlier) and replace only these")
     args = parser.parse_args()
     torch.set_num_threads(2)
     clip = infer_video(render=False, sides=False)
-    results: dict = {}
+    results: dict = json.loads(args.json.read_text()) if args.update and args.json.is_file() else {}
     sequences_at: dict = {}
     for spec in args.model:
         name, _, checkpoint = spec.partition("=")
