@@ -11,7 +11,8 @@ latency. Policies:
 - ``default``: PyTorch's own (one thread per core, OpenMP threads spin while they wait);
 - ``passive``: the same threads, ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep instead of spinning);
 - ``1 thread``: ``torch.set_num_threads(1)``;
-- ``auto``: ``threads="auto"`` (:func:`h2ot.threads.inference_threads`): the cores the load average leaves free.
+- ``auto``: ``threads="auto"`` (:func:`h2ot.threads.inference_threads`): the cores that other processes'
+  runnable threads leave free.
 
 Run it on an otherwise quiet machine (it checks: the table is refused when the load before it is high).
 """
@@ -25,7 +26,12 @@ import subprocess
 import sys
 import time
 
-from benchmarks.doc_tables import add_table_argument, publish
+from h2ot.threads import runnable_others
+
+try:
+    from benchmarks.doc_tables import add_table_argument, publish
+except ImportError:  # run as a script
+    from doc_tables import add_table_argument, publish
 
 POLICIES = {"default": {}, "passive": {"OMP_WAIT_POLICY": "PASSIVE"}, "1 thread": {"H2OT_BENCH_THREADS": "1"},
             "auto": {"H2OT_BENCH_THREADS": "auto"}}
@@ -40,26 +46,18 @@ while True:
 """
 
 MEASURE = """
-import json, os, sys, time, statistics
+import json, os, sys
 import torch
 import h2ot
-from h2ot.threads import inference_threads
+from h2ot.threads import use_threads
+from h2ot.timing import machine_dict, time_calls
 choice = os.environ.get("H2OT_BENCH_THREADS")
-if choice == "auto":
-    torch.set_num_threads(inference_threads())
-elif choice:
-    torch.set_num_threads(int(choice))
+use_threads(None if not choice else choice if choice == "auto" else int(choice))
 model = h2ot.load_pretrained().eval()
 x = torch.randn(1, model.frames, 17, model.in_channels) * 0.3
 with torch.inference_mode():
-    for _ in range(3):
-        model(x)
-    times = []
-    for _ in range(int(sys.argv[1])):
-        start = time.perf_counter()
-        model(x)
-        times.append((time.perf_counter() - start) * 1000)
-print(json.dumps({"threads": torch.get_num_threads(), "times": times}))
+    times, machine = time_calls({"model": lambda: model(x)}, warmup=3, repeats=int(sys.argv[1]))
+print(json.dumps({"threads": torch.get_num_threads(), "times": times["model"], "machine": machine_dict(machine)}))
 """
 
 
@@ -78,9 +76,10 @@ def main() -> None:
     add_table_argument(parser, "contention")
     args = parser.parse_args()
     load = os.getloadavg()[0]
-    if load > 0.5 and not args.allow_busy:
-        raise SystemExit(f"the load average is {load:.2f}: other work is running; measure on a quiet machine "
-                         "(or --allow-busy)")
+    others = runnable_others()
+    if others >= 1 and not args.allow_busy:
+        raise SystemExit(f"{others:g} other runnable threads (load average {load:.2f}): other work is running; "
+                         "measure on a quiet machine (or --allow-busy)")
     results: dict = {}
     for n in [int(v) for v in args.competitors.split(",")]:
         procs = [subprocess.Popen([sys.executable, "-c", COMPETITOR]) for _ in range(n)]

@@ -6,13 +6,13 @@ PyTorch until a model is needed.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 __version__ = "0.1.0"
 
 _LAZY = {"Lifter": "h2ot.infer", "infer_video": "h2ot.infer", "PoseLifter": "h2ot.lifter",
          "BACKBONES": "h2ot.models", "create_model": "h2ot.models", "load_pretrained": "h2ot.pretrained"}
-_SUBMODULES = ("checks", "config", "data", "evaluate", "export", "fileio", "infer", "lifter", "losses", "metrics",
-               "models", "pretrained", "profile", "stream", "tokenizer", "train")
+_SUBMODULES = {m.name for m in pkgutil.iter_modules(__path__)}
 
 __all__ = ["BACKBONES", "Lifter", "PoseLifter", "create_model", "infer_video", "load_pretrained", "__version__"]
 

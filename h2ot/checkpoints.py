@@ -31,7 +31,7 @@ from collections.abc import Mapping
 import torch
 
 from h2ot.models import BACKBONES, create_model
-from h2ot.pretrained import load_state
+from h2ot.pretrained import load_state, state_mismatch
 
 
 WRAPPERS = ("model_pos", "model", "state_dict", "model_state_dict")
@@ -135,9 +135,7 @@ def check_compatible(model: torch.nn.Module, state: Mapping[str, torch.Tensor],
     """Raise a ValueError listing the missing, unexpected and mis-shaped keys of ``state`` for ``model``."""
     expected = model.state_dict()
     names = names or {}
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    shaped = [k for k in state if k in expected and tuple(state[k].shape) != tuple(expected[k].shape)]
+    missing, unexpected, shaped = state_mismatch(expected, state)
     if not (missing or unexpected or shaped):
         return
 

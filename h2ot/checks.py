@@ -40,7 +40,7 @@ def check_image_size(value, what: str = "image_size") -> tuple[int, int]:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
         raise ValueError(f"{what}: expected (width, height) in pixels, found {value!r}")
     w, h = (_real(v, what) for v in value)
-    if not (0 < w <= MAX_IMAGE_SIDE and 0 < h <= MAX_IMAGE_SIDE):
+    if not (1 <= round(w) <= MAX_IMAGE_SIDE and 1 <= round(h) <= MAX_IMAGE_SIDE):
         raise ValueError(f"{what}: expected a width and height from 1 to {MAX_IMAGE_SIDE} pixels, "
                          f"found {w:g} x {h:g}")
     return int(round(w)), int(round(h))
@@ -121,6 +121,11 @@ def device_arg(text: str) -> str:
         return check_device(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err).split(": ", 1)[-1]) from None
+
+
+def threads_arg(text: str):
+    """``auto`` or a positive whole number (``--threads``)."""
+    return text if text == "auto" else positive_int(text)
 
 
 def int_at_least(minimum: int):

@@ -1,5 +1,5 @@
 """Evaluate a lifting model on test sequences: protocols, flip test-time augmentation, per-action
-tables, and the ``h2ot eval`` command.
+tables, and the models and baselines ``h2ot eval`` scores (the command itself: :mod:`h2ot.cli.eval`).
 
 The model contract: ``model.frames`` (F), ``model.pipeline`` ("seq2seq" | "seq2frame"),
 ``model.in_channels`` (2 or 3), and ``model(x)`` with ``x`` ``[B, F, 17, C]`` returning
@@ -255,7 +255,7 @@ def format_table(result: dict) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
-# Command line
+# What ``h2ot eval --checkpoint`` names
 # ----------------------------------------------------------------------------------------------
 
 def load_eval_model(checkpoint: str, device="cpu"):

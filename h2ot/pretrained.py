@@ -72,11 +72,25 @@ def describe_model(name, kwargs) -> str:
 def same_model(ckpt: dict, model, ignore: tuple[str, ...] = ()) -> bool:
     """Whether checkpoint ``ckpt`` was built for ``model`` (same backbone and create_model arguments, but
     for the ``ignore``d ones)."""
-    def kwargs(value):
-        return {k: v for k, v in _plain(value or {}).items() if k not in ignore}
+    name = ckpt["model_name"]
 
-    return (ckpt["model_name"] == getattr(model, "model_name", None)
+    def kwargs(value):  # a size left out is the backbone's default: compare with the defaults filled in
+        return {k: v for k, v in {**_backbone_defaults(name), **_plain(value or {})}.items() if k not in ignore}
+
+    return (name == getattr(model, "model_name", None)
             and kwargs(ckpt["model_kwargs"]) == kwargs(getattr(model, "model_kwargs", None)))
+
+
+def _backbone_defaults(name: str) -> dict:
+    """The keyword defaults of backbone ``name``'s constructor (``{}`` for an unknown name)."""
+    import inspect
+
+    from h2ot.models import BACKBONES
+
+    if name not in BACKBONES:
+        return {}
+    return {k: p.default for k, p in inspect.signature(BACKBONES[name]).parameters.items()
+            if p.default is not inspect.Parameter.empty}
 
 
 def read_weights(path: str | Path) -> dict:
@@ -108,13 +122,19 @@ def save_checkpoint(obj: dict, path: str | Path) -> None:
         torch.save(obj, tmp)
 
 
+def state_mismatch(expected: dict, state: dict) -> tuple[list[str], list[str], list[str]]:
+    """``(missing, unexpected, differently shaped)`` tensor names of ``state`` against ``expected``."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    return missing, unexpected, shapes
+
+
 def load_state(model, state: dict, source) -> None:
     """``model.load_state_dict(state)`` (floating tensors cast to the model's float32), refusing with one
     line that names ``source`` and what does not fit: missing, unexpected or differently shaped tensors."""
     own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    missing, unexpected, shapes = state_mismatch(own, state)
     if missing or unexpected or shapes:
         parts = [f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
                  f"{len(unexpected)} unexpected (e.g. {unexpected[0]})" if unexpected else "",

@@ -36,7 +36,6 @@ class OnlineLifter:
 
     def __init__(self, model, lookahead: int = 0, hop: int = 1, device: str | torch.device = "cpu",
                  threads: int | str | None = None):
-        self.threads = use_threads(threads)  # None: PyTorch's setting; "auto": the cores others leave free
         self.model = model.eval() if hasattr(model, "eval") else model
         self.frames, self.joints, self.channels = model.frames, model.num_joints, model.in_channels
         for name, value in (("lookahead", lookahead), ("hop", hop)):
@@ -51,6 +50,7 @@ class OnlineLifter:
             limit = self.frames - lookahead if seq2seq else 1
             raise ValueError(f"hop must lie in 1..{limit} for this {model.pipeline} model, found {hop}")
         self.lookahead, self.hop, self.device = lookahead, hop, torch.device(device)
+        self.threads = use_threads(threads)  # None: PyTorch's setting; "auto": the cores others leave free
         self.position = self.frames - 1 - lookahead if seq2seq else (self.frames - 1) // 2
         self.ring = torch.zeros(self.frames, self.joints, self.channels)
         self.flags: list[bool] = []
@@ -101,7 +101,7 @@ class OnlineLifter:
                 frame[missing, 2] = 0.0
         new = ~missing & ~self.seen
         if new.any():  # first sight of these joints: they stood there in the buffered frames too
-            self.ring[:, new] = frame[new]
+            self.ring[:, new, :2] = frame[new, :2]  # (a confidence channel keeps its 0 there)
             self.seen |= new
         self.last = frame
         return frame, bool(missing.any())

@@ -3,12 +3,14 @@
 
 PyTorch starts one thread per core. When another job competes for those cores, OpenMP's threads are
 descheduled in the middle of an operation and every thread waits for the slowest, so a 2-thread forward pass
-beside one other 2-thread job takes far more than twice its quiet time. ``threads="auto"`` uses the cores the
-load average leaves free.
+beside one other 2-thread job takes far more than twice its quiet time. ``threads="auto"`` uses the cores
+that other processes' runnable threads leave free.
 """
 from __future__ import annotations
 
 import os
+import statistics
+import time
 
 import torch
 
@@ -26,11 +28,26 @@ def load_average() -> float:
         return 0.0
 
 
+def runnable_others(samples: int = 5, interval: float = 0.02) -> float:
+    """Threads of other processes that want a core right now: the kernel's count of runnable threads
+    (``/proc/loadavg``, 4th field) less this one, the median of a few samples; the 1-minute load average
+    where the kernel does not tell (it lags: a job started seconds ago hardly shows)."""
+    counts = []
+    for _ in range(samples):
+        try:
+            with open("/proc/loadavg") as fh:
+                counts.append(int(fh.read().split()[3].split("/")[0]) - 1)
+        except (OSError, IndexError, ValueError):
+            return load_average()
+        time.sleep(interval)
+    return float(statistics.median(counts))
+
+
 def inference_threads(load: float | None = None, cores_: int | None = None) -> int:
-    """The cores the load average leaves free (at least one): on a quiet 2-core machine 2, beside one busy
-    2-thread job 1."""
+    """The cores that other processes leave free (at least one): on a quiet 2-core machine 2, beside one busy
+    2-thread job 1. ``load``: the other processes' runnable threads (default :func:`runnable_others`)."""
     n = cores_ or cores()
-    others = load_average() if load is None else load
+    others = runnable_others() if load is None else load
     return max(1, min(n, int(n - others + 0.75)))
 
 

@@ -4,14 +4,15 @@ scripts in ``benchmarks/``.
 On a shared machine a latency can be off by 3–30× with nothing in the number to show it. Every timed run
 here also records what the machine was doing:
 
-- the load average before and after (other runnable processes, as a fraction of the cores);
+- the other processes' runnable threads when the run starts (the kernel's count, :func:`h2ot.threads.runnable_others`;
+  the load average, reported too, lags and also holds this process's own warm-up);
 - the **CPU share** of the timed code: the CPU time this process got divided by the wall time times the
   threads it asked for. Alone on its cores a PyTorch forward pass gets ~0.9–1.0; when other processes
   compete, its threads are descheduled and the share drops (0.5 beside one equal job on 2 cores);
 - a short calibration **probe** (a fixed matrix product, before and after), whose slowdown against its own
   best says how much of the machine was really there.
 
-A run is **quiet** when the load before it leaves the threads their cores, the CPU share is at least
+A run is **quiet** when the other runnable threads at its start leave the timed threads their cores, the CPU share is at least
 0.8 and the probe is within 1.5× of its best; otherwise it is **busy**, and the result says so (and
 ``require_quiet`` refuses it). Results report the min and the median with the spread (p90 / min).
 """
@@ -24,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from h2ot.threads import cores, load_average
+from h2ot.threads import cores, load_average, runnable_others
 
 QUIET_CPU_SHARE = 0.8
 QUIET_PROBE_SLOWDOWN = 1.5
@@ -59,6 +60,7 @@ class Machine:
 
     cores: int
     threads: int
+    others_before: float  # other processes' runnable threads when the run started
     load_before: float
     load_after: float
     cpu_share: float
@@ -67,7 +69,8 @@ class Machine:
 
     def describe(self) -> str:
         verdict = "quiet" if self.quiet else "BUSY: timings are not representative"
-        return (f"{verdict} (load {self.load_before:.2f} before, {self.load_after:.2f} after on {self.cores} cores; "
+        return (f"{verdict} ({self.others_before:g} other runnable threads at the start, load {self.load_before:.2f} "
+                f"before, {self.load_after:.2f} after on {self.cores} cores; "
                 f"CPU share {self.cpu_share:.2f} of {self.threads} thread(s); probe {self.probe_slowdown:.2f}x its best)")
 
 
@@ -83,6 +86,7 @@ class Watch:
     def __enter__(self):
         self.best_probe = probe_ms()
         self.load_before = load_average()
+        self.others_before = runnable_others()
         self.wall, self.cpu = time.perf_counter(), time.process_time()
         return self
 
@@ -94,10 +98,11 @@ class Watch:
         share = cpu / max(wall * self.threads, 1e-9)
         slowdown = after / self.best_probe if self.best_probe > 0 else 1.0
         n = cores()
-        others = max(self.load_before - 0.0, 0.0)  # the load before the run is everyone else's
-        quiet = (others + self.threads <= n + 0.5 and slowdown <= QUIET_PROBE_SLOWDOWN
+        # other processes' runnable threads at the start (not the load average: it also holds this process's
+        # own warm-up); the CPU share and the probe catch whatever starts during the run
+        quiet = (self.others_before + self.threads <= n + 0.5 and slowdown <= QUIET_PROBE_SLOWDOWN
                  and (share >= QUIET_CPU_SHARE or not self.cpu_bound))
-        self.machine = Machine(n, self.threads, round(self.load_before, 2), round(load_average(), 2),
+        self.machine = Machine(n, self.threads, self.others_before, round(self.load_before, 2), round(load_average(), 2),
                                round(share, 3), round(slowdown, 2), bool(quiet))
         return False
 

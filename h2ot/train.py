@@ -160,7 +160,8 @@ def _supervise(model, x, y, pipeline: str):
     return model(x), y
 
 
-def train_epoch(cfg, net, model, loader, steps: int, opt, scaler, autocast, device, progress) -> tuple[dict, int]:
+def train_epoch(cfg, epoch: int, net, model, loader, steps: int, opt, scaler, autocast, device,
+                progress) -> tuple[dict, int]:
     """One pass of ``steps`` optimiser steps; returns the summed loss terms and the step count."""
     sums: dict[str, float] = {}
     count = 0
@@ -173,8 +174,8 @@ def train_epoch(cfg, net, model, loader, steps: int, opt, scaler, autocast, devi
             pred, target = _supervise(net, x, y, model.pipeline)
         loss, terms = pose_loss(pred, target, cfg.loss)
         if not torch.isfinite(loss):
-            raise RuntimeError(f"step {step + 1}: the loss is {float(loss)}; lower optim.lr or turn on "
-                               "optim.grad_clip")
+            raise RuntimeError(f"epoch {epoch + 1} step {step + 1}: the loss is {float(loss)}; lower optim.lr "
+                               "or turn on optim.grad_clip")
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if cfg.optim.grad_clip > 0:
@@ -270,7 +271,7 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
                         disable=not (cfg.progress and ddp.main), file=sys.stderr,
                         mininterval=0.5 if sys.stderr.isatty() else 60, dynamic_ncols=True)
         t0 = time.perf_counter()
-        sums, count = train_epoch(cfg, net, model, loader, steps, opt, scaler, autocast, device, progress)
+        sums, count = train_epoch(cfg, epoch, net, model, loader, steps, opt, scaler, autocast, device, progress)
         progress.close()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -319,7 +320,8 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
                 save_checkpoint({k: ckpt_out[k] for k in (*CHECKPOINT_KEYS, "epoch", "config", "metrics")},
                                 out / "best.pt")
             write_logs(history, out, writer)
-            log.info(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+            if cfg.progress:
+                log.info(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
         ddp.barrier()
         if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
             break

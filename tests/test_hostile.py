@@ -4,7 +4,7 @@ traceback, and an output folder left exactly as it was. The API cases assert a o
 A property-based test (hypothesis) throws random arrays, shapes, dtypes and numbers at ``Lifter.predict``
 and the model: they either work (finite poses of the right shape) or raise a one-line ``ValueError``.
 
-``python -m pytest tests/test_hostile.py -q`` runs it; the README's "Bad input" table counts its cases.
+``python -m pytest tests/test_hostile.py -q`` runs it; the "Bad input" table in docs/video.md counts its cases.
 """
 from __future__ import annotations
 

@@ -22,10 +22,10 @@ def test_time_calls_interleaves_and_reports_the_machine():
 
 
 def test_a_busy_verdict_refuses_when_asked(monkeypatch):
-    monkeypatch.setattr("h2ot.timing.load_average", lambda: 64.0)  # far more runnable work than cores
+    monkeypatch.setattr("h2ot.timing.runnable_others", lambda: 64.0)  # far more runnable work than cores
     with Watch() as watch:
         pass
-    assert not watch.machine.quiet and watch.machine.load_before == 64.0
+    assert not watch.machine.quiet and watch.machine.others_before == 64.0
     with pytest.raises(BusyMachineError, match="busy"):
         time_calls({"a": lambda: None}, warmup=0, repeats=1, require_quiet=True)
 

@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     handler.setFormatter(logging.Formatter(f"h2ot {args.command}: %(message)s"))
     logger = logging.getLogger("h2ot")
     logger.addHandler(handler)
-    level, logger.level = logger.level, logging.INFO
+    level = logger.level
+    logger.setLevel(logging.INFO)
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, ImportError) as error:
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         logger.removeHandler(handler)
-        logger.level = level
+        logger.setLevel(level)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,11 @@ def run(args) -> int:
     from h2ot.evaluate import evaluate, evaluate_baseline, format_table, load_eval_model
     from h2ot.pretrained import DEFAULT_FPS, model_fps
 
-    if args.data is None:
-        raise ValueError("--data is required")
-    baseline = getattr(args, "baseline", None)
+    from h2ot.evaluate import BASELINES
+
+    baseline = args.baseline
+    if baseline is not None and baseline not in BASELINES:
+        raise ValueError(f"--baseline: expected one of {', '.join(BASELINES)}, found {baseline!r}")
     if (args.checkpoint is None) == (baseline is None):
         raise ValueError("give either --checkpoint (a .pt file, or 'pretrained' for the shipped "
                          "model) or --baseline mean-pose")

@@ -18,14 +18,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse with a one-line usage error: ``h2ot lift: error: argument --fps: ... (h2ot lift --help)``,
-    exit code 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
 def register(subparsers) -> None:
     exp = subparsers.add_parser("export", help="export a model to ONNX (dynamic batch)",
                               description="Export a plain or pruned model to ONNX and check onnxruntime "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from h2ot.checks import fps_arg, int_at_least, positive_int
+from h2ot.checks import fps_arg, int_at_least, positive_int, threads_arg
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -29,20 +29,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="height of demo.mp4 in pixels (default 480, at most the input's; at least 64)")
     p.add_argument("--bvh-units", choices=["m", "cm"], default="m", help="length unit of poses3d.bvh")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--threads", default="auto", type=_threads_arg,
+    p.add_argument("--threads", default="auto", type=threads_arg,
                    help="CPU threads: auto (default: the cores other processes leave free) or a number")
-
-
-def _threads_arg(text: str):
-    if text == "auto":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected auto or a positive whole number, found {text!r}")
-    return value
 
 
 def _lifter(args):

@@ -148,6 +148,10 @@ def _load_coco_json(path: Path, fmt: str, size: int) -> list[np.ndarray]:
             if not isinstance(images, list) or not all(isinstance(im, dict) and "id" in im for im in images):
                 raise ValueError(f"{path}: 'images' must be a list of {{'id', 'file_name'}} entries")
             ids = [_check_image_id(im["id"], path, f"images entry {k}") for k, im in enumerate(images)]
+            if len(set(map(str, ids))) != len(ids):
+                twice = next(i for i in ids if sum(str(j) == str(i) for j in ids) > 1)
+                raise ValueError(f"{path}: image id {twice!r} appears more than once in 'images'; expected one "
+                                 "entry per image")
 
             def rank(k):  # the frame number in the file name (or the id), else the id as text
                 number = _frame_number(images[k].get("file_name", ids[k]), None)

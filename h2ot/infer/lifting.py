@@ -183,19 +183,17 @@ class Lifter:
 
     def __init__(self, model, fps: float | None = None, flip: bool = True, device="cpu",
                  overlap: int | None = None, blend: str = "linear", threads: int | str | None = None):
+        self.fps = check_fps(fps, "Lifter fps") if fps is not None else model_fps(model)
         self.threads = use_threads(threads)  # None: PyTorch's setting; "auto": the cores others leave free
         self.model = model.to(device).eval()
-        self.fps = check_fps(fps, "Lifter fps") if fps is not None else model_fps(model)
         self.flip, self.device, self.overlap, self.blend = flip, device, overlap, blend
 
     @classmethod
     def from_pretrained(cls, name: str | None = None, **kwargs) -> "Lifter":
         """A shipped pretrained model (``h2ot.load_pretrained(name)``; None: the default)."""
+        from h2ot.pretrained import load_pretrained
+
         hint = "pass a checkpoint instead: Lifter.from_checkpoint(path) or --checkpoint model.pt"
-        try:
-            from h2ot.pretrained import load_pretrained
-        except ImportError:
-            raise ValueError(f"no pretrained model is available in this version of h2ot; {hint}") from None
         try:
             model = load_pretrained() if name is None else load_pretrained(name)
         except ValueError as error:  # no weights shipped, or a corrupt file

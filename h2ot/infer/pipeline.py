@@ -97,13 +97,28 @@ class InferenceResult:
 STAGING_PREFIX = ".h2ot-partial-"
 
 
-def prepare_out_dir(out_dir) -> Path:
-    """Create the output folder (and its parents) or raise ``ValueError`` naming it: a path that is a file,
-    a parent that is a file, a folder that cannot be written. Called before any expensive work. Staging
-    folders left by a run that was killed (their process is gone) are removed."""
+def check_out_dir(out_dir) -> Path:
+    """Raise ``ValueError`` naming the output folder if it cannot be used: a path that is a file, a parent that
+    is a file, a folder (or the nearest existing parent, when it is still to be made) that cannot be written.
+    Creates nothing: called before any expensive work, so a run that then fails leaves no empty folder."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"--out {out_dir}: exists and is not a folder")
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"--out {out_dir}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out_dir}: {existing} is not writable")
+    return out_dir
+
+
+def prepare_out_dir(out_dir) -> Path:
+    """Create the output folder (and its parents) or raise ``ValueError`` naming it (see
+    :func:`check_out_dir`). Staging folders left by a run that was killed (their process is gone) are
+    removed."""
+    out_dir = check_out_dir(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -154,7 +169,7 @@ def _check_outputs(out_dir, max_height, bvh_units: str) -> None:
     if bvh_units not in ("m", "cm"):
         raise ValueError(f"--bvh-units: expected m or cm, found {bvh_units!r}")
     if out_dir is not None:
-        prepare_out_dir(out_dir)
+        check_out_dir(out_dir)
 
 
 def place_on_floor(poses3d: np.ndarray, foot_height: float = 0.08) -> np.ndarray:
@@ -326,8 +341,8 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
     default pretrained one); ``detector`` any
     :class:`h2ot.infer.detect.Detector` (default MediaPipe Pose); ``person``: ``None`` (the largest), a
     track number, or a pixel point ``(x, y)`` / ``"x,y"``. With ``out_dir`` the files are written there
-    (``poses3d.npz``, ``poses3d.json``, ``keypoints2d.npz``, ``poses3d.bvh`` and, with ``render``,
-    ``demo.mp4`` at most ``max_height`` pixels high). ``sides``: undo the detector's left/right label
+    (``poses3d.npz``, ``poses3d.json``, ``keypoints2d.npz``, ``poses3d.bvh``, the viewer ``poses3d.html`` and,
+    with ``render``, ``demo.mp4`` at most ``max_height`` pixels high). ``sides``: undo the detector's left/right label
     swaps (:func:`h2ot.infer.track.consistent_sides`) before lifting. Returns an :class:`InferenceResult`.
     """
     from h2ot.infer.detect import MediaPipeDetector, detect_video

@@ -109,8 +109,8 @@ class VideoWriter:
     """Encode RGB frames to an H.264 MP4 (``libx264`` when PyAV's FFmpeg has it, else ``mpeg4``).
 
     ``with VideoWriter(path, fps=rate, width=w, height=h) as out: out.write(frame)``. Width and height
-    must be even (yuv420p). One output frame per ``write``, timestamps ``i / fps``, so the frame count
-    and rate equal the input's.
+    must be even (yuv420p). One output frame per ``write``, shown at ``tick / fps`` seconds: by default
+    the next tick, so timestamps are ``i / fps`` and the frame count and rate equal the input's.
     """
 
     def __init__(self, path, fps, width: int, height: int, crf: int = 23):
@@ -133,7 +133,9 @@ class VideoWriter:
     def write(self, image: np.ndarray, tick: int | None = None) -> None:
         """Add one frame, shown at ``tick / fps`` seconds (default: one tick after the previous frame)."""
         frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        self.tick = self.count if tick is None and not self.count else (self.tick + 1 if tick is None else tick)
+        if tick is None:
+            tick = self.tick + 1 if self.count else 0
+        self.tick = tick
         frame.pts, frame.time_base = self.tick, 1 / self.rate
         for packet in self.stream.encode(frame):
             self.container.mux(packet)

@@ -31,6 +31,7 @@ from urllib.parse import quote
 import numpy as np
 
 from h2ot.data.skeleton import H36M_JOINT_NAMES, H36M_LEFT, H36M_PARENTS, H36M_RIGHT
+from h2ot.fileio import write_text_atomic
 from h2ot.infer.render import CENTRE_COLOUR, LEFT_COLOUR, MISSING_COLOUR, RIGHT_COLOUR
 
 VIEWER_FILE = "poses3d.html"
@@ -163,13 +164,7 @@ def write_viewer(path, poses3d, keypoints2d=None, detected=None, fps: float = 50
               "DATA": "\n".join(blocks), "IMPORTMAP": _importmap(), "APP": _asset("viewer.js"),
               "THREE_LICENSE": _asset("three/LICENSE").strip().replace("--", "- -")}
     page = re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], _asset("viewer.html"))
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(page, encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return write_text_atomic(path, page)
 
 
 def _read_npz(path: Path, required: tuple[str, ...]) -> dict:

@@ -37,7 +37,8 @@ def create_model(name: str, pruning: str | None = None, recovery: str | None = N
     given = dict(size)
     if cls.sized_by_tokens:  # layers sized by their token count (e.g. a BatchNorm over frames)
         full = cls.resolve_sizes(**size)  # the frames and depth that the variant and sizes imply
-        size["block_frames"] = tokens_per_block(stages, full["depth"], full["frames"])
+        if full.get("depth") is not None and full.get("frames") is not None:  # else the backbone says what is missing
+            size["block_frames"] = tokens_per_block(stages, full["depth"], full["frames"])
     backbone = cls(**size)
     model = PoseLifter(backbone, schedule=stages, pruning=pruning, recovery=recovery, pipeline=pipeline,
                        input_norm=input_norm)
