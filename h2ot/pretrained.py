@@ -118,8 +118,8 @@ def read_weights(path: str | Path) -> dict:
 
 def save_checkpoint(obj: dict, path: str | Path) -> None:
     """``torch.save`` of a checkpoint dict, atomically (a reader sees the old file or the new one)."""
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # a file object: the archive's inner folder is then
+        torch.save(obj, fh)                               # "archive", not the random temporary name
 
 
 def state_mismatch(expected: dict, state: dict) -> tuple[list[str], list[str], list[str]]:
