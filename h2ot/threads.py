@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
-
-import torch
 
 
 def cores() -> int:
@@ -43,10 +42,29 @@ def runnable_others(samples: int = 5, interval: float = 0.02) -> float:
     return float(statistics.median(counts))
 
 
+def passive_waits() -> bool:
+    """Whether OpenMP's waiting threads sleep (``OMP_WAIT_POLICY=PASSIVE``) instead of spinning."""
+    return os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"
+
+
+def prepare_process() -> bool:
+    """Before PyTorch is imported (the command line does this first): when other processes are already
+    competing for the cores and the user set no policy, make OpenMP's waiting threads sleep
+    (``OMP_WAIT_POLICY=PASSIVE``): measured beside one 2-thread job, 1.9x the quiet latency instead of 3.8x.
+    On a quiet machine nothing changes (spinning is faster there). Returns whether it set the policy."""
+    if "OMP_WAIT_POLICY" in os.environ or "torch" in sys.modules or runnable_others() < 1:
+        return False
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    return True
+
+
 def inference_threads(load: float | None = None, cores_: int | None = None) -> int:
-    """The cores that other processes leave free (at least one): on a quiet 2-core machine 2, beside one busy
-    2-thread job 1. ``load``: the other processes' runnable threads (default :func:`runnable_others`)."""
+    """The threads ``threads="auto"`` uses: every core when waiting threads sleep (:func:`passive_waits`),
+    else the cores that other processes leave free (at least one): on a quiet 2-core machine 2, beside one
+    busy 2-thread job 1. ``load``: the other processes' runnable threads (default :func:`runnable_others`)."""
     n = cores_ or cores()
+    if passive_waits():
+        return n
     others = runnable_others() if load is None else load
     return max(1, min(n, int(n - others + 0.75)))
 
@@ -54,6 +72,8 @@ def inference_threads(load: float | None = None, cores_: int | None = None) -> i
 def use_threads(threads: int | str | None) -> int:
     """Apply a thread setting for inference: None keeps PyTorch's, ``"auto"`` :func:`inference_threads`,
     a number that many. Returns the threads in use. (``torch.set_num_threads`` is process-wide.)"""
+    import torch  # here, not at the top: prepare_process must run before PyTorch is imported
+
     if threads is None:
         return torch.get_num_threads()
     if threads == "auto":

@@ -30,12 +30,18 @@ def test_a_busy_verdict_refuses_when_asked(monkeypatch):
         time_calls({"a": lambda: None}, warmup=0, repeats=1, require_quiet=True)
 
 
-def test_thread_policy():
+def test_thread_policy(monkeypatch):
     import torch
 
-    from h2ot.threads import inference_threads, use_threads
+    from h2ot.threads import inference_threads, prepare_process, use_threads
 
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     assert [inference_threads(load, 2) for load in (0.0, 0.5, 1.0, 2.0, 6.0)] == [2, 2, 1, 1, 1]
+    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")  # waiting threads sleep: every core stays useful
+    assert inference_threads(6.0, 2) == 2
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    monkeypatch.setattr("h2ot.threads.runnable_others", lambda: 3.0)
+    assert not prepare_process()  # PyTorch is imported already: too late to choose OpenMP's wait policy
     assert inference_threads(0.0, 8) == 8 and inference_threads(3.0, 8) == 5
     before = torch.get_num_threads()
     try:

@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command. A user error (a bad value, file or model) prints one line ``h2ot CMD: error: ...``
     and returns 2; an interruption returns 130; anything else is a bug in h2ot: one line that says so and
     exit code 1 (``H2OT_DEBUG=1`` shows the traceback)."""
+    from h2ot.threads import prepare_process
+
+    prepare_process()  # before PyTorch is imported: sleeping OpenMP waits when the machine is already busy
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
