@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from h2ot.export import OnnxLifter, export_onnx
+from h2ot.export import OnnxModel, export_onnx
 from h2ot.models import create_model
 from h2ot.models.presets import PRESETS
 from h2ot.profile import example_input, median, time_models
@@ -46,7 +46,7 @@ def main() -> None:
             torch.manual_seed(0)
             model = create_model("mixste", frames=args.frames, **kwargs).eval()
             result = export_onnx(model, Path(tmp) / f"{variant}.onnx")
-            runner = OnnxLifter(result["path"], threads=threads)
+            runner = OnnxModel(result["path"], threads=threads)
             times, state = time_models({"eager": model, "onnx": runner}, example_input(model), args.warmup,
                                        args.repeats, require_quiet=not args.allow_busy)
             states.append(state.describe())

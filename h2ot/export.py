@@ -74,14 +74,14 @@ def _write_metadata(path: str, model: nn.Module) -> None:
 def compare_with_torch(model: nn.Module, path: str | Path, batch: int = 3, seed: int = 1) -> float:
     """Max absolute difference between onnxruntime and PyTorch on a random clip (another batch size)."""
     x = example_input(model, batch=batch, seed=seed)
-    return float(np.abs(OnnxLifter(path)(x).numpy() - model.eval()(x).numpy()).max())
+    return float(np.abs(OnnxModel(path)(x).numpy() - model.eval()(x).numpy()).max())
 
 
-class OnnxLifter:
-    """Runs an exported lifter with onnxruntime behind the model contract (``frames``, ``pipeline``, ...).
-
-    ``lifter(x [B, F, J, Cin] tensor) -> [B, F|1, J, 3] tensor``, like the PyTorch model in eval mode.
-    """
+class OnnxModel:
+    """An exported model run by onnxruntime behind the same model contract as :class:`h2ot.lifter.PoseLifter`
+    (``frames``, ``pipeline``, ``in_channels``, ``num_joints``, ``fps``): ``model(x [B, F, J, Cin] tensor) ->
+    [B, F|1, J, 3] tensor``, like the PyTorch model in eval mode. So it stands in wherever a model does:
+    ``Lifter(OnnxModel(path))``, ``OnlineLifter(OnnxModel(path))``."""
 
     def __init__(self, path: str | Path, threads: int | None = None):
         ort = _require("onnxruntime")
@@ -107,16 +107,16 @@ class OnnxLifter:
     # Enough of nn.Module's surface for code written for PyTorch models (lift_sequence, Lifter, profiling).
     training = False
 
-    def eval(self) -> "OnnxLifter":
+    def eval(self) -> "OnnxModel":
         return self
 
-    def train(self, mode: bool = True) -> "OnnxLifter":
+    def train(self, mode: bool = True) -> "OnnxModel":
         return self
 
     def parameters(self):
         return iter(())
 
-    def to(self, device) -> "OnnxLifter":
+    def to(self, device) -> "OnnxModel":
         if torch.device(device).type != "cpu":
             raise ValueError(f"the ONNX backend runs on the CPU (onnxruntime's CPU provider), not {device}")
         return self
@@ -131,3 +131,6 @@ class OnnxLifter:
                              f"{expected[2]} channels], found {tuple(x.shape)}")
         out = self.session.run(None, {"keypoints": x.detach().cpu().float().numpy()})[0]
         return torch.from_numpy(out)
+
+
+OnnxLifter = OnnxModel  # the name until 0.1: an ONNX *model* (a Lifter is the pixels-to-3D pipeline)

@@ -64,14 +64,14 @@ def test_matrix_forward_backward_deterministic(name, pruning, recovery, pipeline
 def test_matrix_exports_to_onnx_and_matches_pytorch(tmp_path, name, pruning, recovery, pipeline):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    from h2ot.export import OnnxLifter, export_onnx
+    from h2ot.export import OnnxModel, export_onnx
 
     torch.manual_seed(0)
     model = create_model(name, pruning=pruning, recovery=recovery, schedule=SCHEDULE, pipeline=pipeline,
                          **SMALL[name]).eval()
     result = export_onnx(model, tmp_path / "m.onnx")  # onnxruntime vs PyTorch on a random batch of 2
     assert result["max_abs_diff"] <= 1e-4
-    runner = OnnxLifter(tmp_path / "m.onnx")
+    runner = OnnxModel(tmp_path / "m.onnx")
     assert (runner.frames, runner.pipeline, runner.in_channels) == (model.frames, pipeline, model.in_channels)
     x = clip(model, batch=3, seed=1)  # another batch size than the export's
     with torch.inference_mode():

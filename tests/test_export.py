@@ -7,7 +7,7 @@ pytest.importorskip("onnxruntime")
 
 import h2ot  # noqa: E402
 from h2ot.cli import main  # noqa: E402
-from h2ot.export import OnnxLifter, export_onnx  # noqa: E402
+from h2ot.export import OnnxModel, export_onnx  # noqa: E402
 from tests.helpers import real_clip, small_model  # noqa: E402
 
 def test_real_motion_exports_and_matches_pytorch(tmp_path):
@@ -17,13 +17,13 @@ def test_real_motion_exports_and_matches_pytorch(tmp_path):
     real = real_clip(27)
     with torch.inference_mode():
         expected = model(real)
-    assert (OnnxLifter(tmp_path / "m.onnx")(real) - expected).abs().max().item() <= 1e-4
+    assert (OnnxModel(tmp_path / "m.onnx")(real) - expected).abs().max().item() <= 1e-4
 
 
 def test_plain_model_exports_with_dynamic_batch(tmp_path):
     model = small_model().eval()
     export_onnx(model, tmp_path / "plain.onnx", opset=14)
-    runner = OnnxLifter(tmp_path / "plain.onnx")
+    runner = OnnxModel(tmp_path / "plain.onnx")
     x = torch.randn(5, 27, 17, 2)
     with torch.inference_mode():
         torch.testing.assert_close(runner(x), model(x), rtol=0, atol=1e-4)
@@ -34,13 +34,13 @@ def test_export_errors(tmp_path):
     with pytest.raises(ValueError, match="unsupported ONNX opset 9"):
         export_onnx(model, tmp_path / "m.onnx", opset=9)
     with pytest.raises(FileNotFoundError):
-        OnnxLifter(tmp_path / "missing.onnx")
+        OnnxModel(tmp_path / "missing.onnx")
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     with pytest.raises(ValueError, match="not a readable ONNX model"):
-        OnnxLifter(tmp_path / "bad.onnx")
+        OnnxModel(tmp_path / "bad.onnx")
     export_onnx(model, tmp_path / "m.onnx", check=False)
     with pytest.raises(ValueError, match=r"found \(1, 27, 16, 2\)"):
-        OnnxLifter(tmp_path / "m.onnx")(torch.zeros(1, 27, 16, 2))
+        OnnxModel(tmp_path / "m.onnx")(torch.zeros(1, 27, 16, 2))
     assert not list(tmp_path.glob("*.tmp"))  # no temporary file left behind
 
 

@@ -125,13 +125,13 @@ def test_window_normalisation_makes_ten_framings_give_the_same_3d():
 
 def test_window_normalised_model_exports_to_onnx(tmp_path):
     pytest.importorskip("onnxruntime")
-    from h2ot.export import export_onnx, OnnxLifter
+    from h2ot.export import export_onnx, OnnxModel
 
     model = create_model("mixste", frames=27, depth=2, dim=32, num_heads=4, mlp_hidden=64, input_norm="window",
                          schedule="1:9", pruning="sampler", recovery="interpolation").eval()
     path = export_onnx(model, tmp_path / "m.onnx")["path"]
     x = torch.randn(1, 27, 17, 2) * 300 + 500  # pixels: the exported graph normalises them itself
-    np.testing.assert_allclose(OnnxLifter(path)(x).numpy(), model(x).detach().numpy(), atol=1e-4)
+    np.testing.assert_allclose(OnnxModel(path)(x).numpy(), model(x).detach().numpy(), atol=1e-4)
 
 
 def test_input_norm_is_checked_and_recorded():

@@ -212,14 +212,14 @@ class Lifter:
         import tempfile
         from pathlib import Path
 
-        from h2ot.export import OnnxLifter, export_onnx
+        from h2ot.export import OnnxModel, export_onnx
 
         if path is not None and str(path).endswith(".onnx"):
-            return cls(OnnxLifter(path), **kwargs)
+            return cls(OnnxModel(path), **kwargs)
         source = cls.from_checkpoint(path) if path is not None else cls.from_pretrained(name)
         with tempfile.TemporaryDirectory() as tmp:
             onnx_path = export_onnx(source.model, Path(tmp) / "model.onnx")["path"]
-            runner = OnnxLifter(onnx_path)  # the session holds the graph; the file can go
+            runner = OnnxModel(onnx_path)  # the session holds the graph; the file can go
         runner.pretrained_info = getattr(source.model, "pretrained_info", {})  # the card (licence) stays
         return cls(runner, **{"fps": source.fps, **kwargs})
 
