@@ -15,6 +15,7 @@ import numpy as np
 FPS_RANGE = (1.0, 1000.0)       # frames per second a sequence may declare
 MAX_FRAMES = 2_000_000          # frames after resampling to the model's rate (11 hours at 50 fps)
 MAX_IMAGE_SIDE = 100_000        # pixels
+MIN_FRAMES = 3                  # a shorter sequence carries no motion worth lifting
 
 
 def _real(value, what: str) -> float:

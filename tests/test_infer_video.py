@@ -280,6 +280,18 @@ def test_a_failure_leaves_nothing_that_looks_complete(tmp_path, demo_out, checkp
     assert_nothing_written(out)
 
 
+def test_segments_detected_at_once_find_what_one_pass_finds(clip, checkpoint, demo_out, monkeypatch):
+    """The clip cut into two segments detected at the same time by two MediaPipe detectors (as a long
+    video is) gives the keypoints of one pass (the demo fixture's)."""
+    import h2ot.infer.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "SEGMENT_MIN_FRAMES", 40)
+    result = infer_video(clip, checkpoint=str(checkpoint), threads=2, render=False)
+    with np.load(demo_out / "keypoints2d.npz") as ref:
+        assert (result.detected == ref["detected"]).all()
+        np.testing.assert_allclose(result.raw_keypoints, ref["raw_keypoints"], atol=1.0)
+
+
 def test_variable_frame_rate_video_is_timed_by_its_timestamps(tmp_path, clip, checkpoint):
     """A phone-style video whose frames are not evenly spaced (here 10 fps, then 30 fps): the outputs carry
     the real time of every frame and the clip's real duration, not its nominal rate's."""

@@ -33,28 +33,13 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="CPU threads: auto (default: the cores other processes leave free) or a number")
 
 
-def _lifter(args):
-    """The ONNX Runtime lifter when asked for; None lets the pipeline load the PyTorch model."""
-    if args.checkpoint is not None and args.model is not None:
-        raise ValueError(f"give --checkpoint or --model, not both (--checkpoint {args.checkpoint}, "
-                         f"--model {args.model})")
-    from h2ot.threads import use_threads
-
-    use_threads(args.threads)
-    if args.backend != "onnx":
-        return None
-    from h2ot.infer.lifting import Lifter
-
-    return Lifter.from_onnx(args.checkpoint, name=args.model, flip=args.flip)
-
-
 def run_demo(args) -> int:
     from h2ot.infer.pipeline import infer_video
 
     result = infer_video(args.video, out_dir=args.out, checkpoint=args.checkpoint, model=args.model,
-                         lifter=_lifter(args), person=args.person, flip=args.flip, render=args.render,
-                         max_height=args.height, bvh_units=args.bvh_units, progress=not args.quiet,
-                         sides=args.fix_sides)
+                         person=args.person, flip=args.flip, render=args.render, max_height=args.height,
+                         bvh_units=args.bvh_units, progress=not args.quiet, sides=args.fix_sides,
+                         threads=args.threads, backend=args.backend)
     print(result.summary())
     return 0
 
@@ -63,9 +48,10 @@ def run_lift(args) -> int:
     from h2ot.infer.pipeline import lift_file
 
     result = lift_file(args.keypoints, args.format, image_size=args.image_size, fps=args.fps, out_dir=args.out,
-                       checkpoint=args.checkpoint, model=args.model, lifter=_lifter(args), person=args.person,
-                       flip=args.flip, render=args.render, video=args.video, max_height=args.height,
-                       bvh_units=args.bvh_units, progress=not args.quiet, sides=args.fix_sides)
+                       checkpoint=args.checkpoint, model=args.model, person=args.person, flip=args.flip,
+                       render=args.render, video=args.video, max_height=args.height, bvh_units=args.bvh_units,
+                       progress=not args.quiet, sides=args.fix_sides, threads=args.threads,
+                       backend=args.backend)
     print(result.summary())
     return 0
 

@@ -14,8 +14,12 @@ it loses them, and may then pick someone else.
 """
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
-from typing import Iterable, Protocol, runtime_checkable
+import threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from typing import Callable, ContextManager, Iterable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -72,14 +76,73 @@ class MediaPipeDetector:
 
 
 def detect_video(detector: Detector, frames: Iterable[np.ndarray], scale: float = 1.0,
-                 progress=None) -> list[np.ndarray]:
+                 progress=None, cancel: threading.Event | None = None, uncounted: int = 0) -> list[np.ndarray]:
     """Run ``detector`` on every frame; returns one ``[N, K, 3]`` array per frame. Pixel coordinates are
-    multiplied by ``scale`` (detection on a downscaled copy → original pixels)."""
+    multiplied by ``scale`` (detection on a downscaled copy → original pixels). Stops early, returning
+    what it has, once ``cancel`` is set. The first ``uncounted`` frames do not advance ``progress``."""
     out = []
     for frame in frames:
+        if cancel is not None and cancel.is_set():
+            break
         people = np.asarray(detector.detect(frame), dtype=np.float64).copy()
         people[..., :2] *= scale
         out.append(people)
-        if progress is not None:
+        if progress is not None and len(out) > uncounted:
             progress.update()
     return out
+
+
+def same_people(a: np.ndarray, b: np.ndarray, tolerance: float = 0.1) -> bool:
+    """Whether two detections ``[N, K, 3]`` of one frame found the same people: as many, and each of ``a``
+    within ``tolerance`` × its height (mean distance of the keypoints both see) of one of ``b``."""
+    if len(a) != len(b):
+        return False
+    for person in a:
+        seen = np.isfinite(person[:, :2]).all(axis=-1) & (np.nan_to_num(person[:, 2]) > 0.5)
+        if seen.sum() < 3:
+            seen = np.isfinite(person[:, :2]).all(axis=-1)
+        height = max(float(np.ptp(person[seen, :2], axis=0).max()) if seen.any() else 0.0, 1.0)
+        distances = [np.nanmean(np.linalg.norm(person[seen, :2] - other[seen, :2], axis=-1)) for other in b]
+        if not distances or not np.nanmin(distances) <= tolerance * height:
+            return False
+    return True
+
+
+def detect_segments(make_detector: Callable[[], ContextManager[Detector]],
+                    segments: Sequence[Callable[[], Iterable[np.ndarray]]], lead: int = 0, scale: float = 1.0,
+                    progress=None, cancel: threading.Event | None = None, check: int = 5) -> list[np.ndarray]:
+    """Detect consecutive segments of one video at the same time, each in a thread with a detector of its
+    own (``make_detector()``, a context manager that yields one), and return what one pass over the whole
+    video finds: the detections of every frame, in order.
+
+    A tracking detector (MediaPipe) that starts in the middle of a video may follow someone else than one
+    that came from the start. So every segment after the first starts ``lead`` frames early (its callable
+    yields them first), and is accepted only when, on the last ``check`` of those frames, it finds the same
+    people (:func:`same_people`) as the previous segment's detector; otherwise that detector, which has
+    come from the start, goes on through the segment (as one pass would). MediaPipe computes without
+    Python's lock, so two segments on two free cores take about half the time of one pass. The first error
+    in any segment stops the others and is raised."""
+    cancel = cancel if cancel is not None else threading.Event()
+
+    def run(detector, segment, skip: int, counted: bool) -> list[np.ndarray]:
+        try:
+            frames = itertools.islice(segment(), skip, None)
+            return detect_video(detector, frames, scale, progress, cancel, uncounted=0 if counted else 1 << 62)
+        except BaseException:
+            cancel.set()
+            raise
+
+    with contextlib.ExitStack() as stack:
+        detectors = [stack.enter_context(make_detector()) for _ in segments]
+        with ThreadPoolExecutor(len(segments), thread_name_prefix="h2ot-detect") as pool:
+            futures = [pool.submit(run, detector, segment, 0, True) for detector, segment in zip(detectors, segments)]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            results = [future.result() for future in futures]
+        out, current = results[0], detectors[0]
+        for detector, segment, found in zip(detectors[1:], segments[1:], results[1:]):
+            overlap = found[max(0, lead - check):lead]
+            if len(found) >= lead and all(map(same_people, out[len(out) - len(overlap):], overlap)):
+                out, current = out + found[lead:], detector
+            else:
+                out = out + run(current, segment, lead, counted=False)
+        return out

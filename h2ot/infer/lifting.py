@@ -19,7 +19,7 @@ import logging
 import numpy as np
 import torch
 
-from h2ot.checks import as_float_array, check_fps, check_image_size, check_resampled_length
+from h2ot.checks import MIN_FRAMES, as_float_array, check_fps, check_image_size, check_resampled_length
 from h2ot.data.camera import normalize_screen
 from h2ot.data.mocap import resample
 from h2ot.data.skeleton import NUM_JOINTS, convert_keypoints
@@ -28,7 +28,6 @@ from h2ot.pretrained import load_checkpoint_model, model_fps
 from h2ot.threads import use_threads
 
 log = logging.getLogger(__name__)
-MIN_FRAMES = 3  # fewer frames carry no motion worth lifting
 
 
 def _blend_weights(frames: int, ramp: int, kind: str) -> np.ndarray:

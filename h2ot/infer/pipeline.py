@@ -11,16 +11,17 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from h2ot.checks import check_fps, check_image_size, check_positive_int
+from h2ot.checks import MIN_FRAMES, check_fps, check_image_size, check_positive_int
 from h2ot.data.skeleton import H36M_JOINT_NAMES, H36M_PARENTS, convert_keypoints
-from h2ot.infer.lifting import MIN_FRAMES, Lifter
 from h2ot.infer.progress import Progress, format_timings
 from h2ot.infer.track import consistent_sides, fill_gaps, select_person, track_people
 
@@ -226,17 +227,32 @@ def write_outputs(result: InferenceResult, folder: Path, bvh_units: str = "m") -
 # Stages
 # ----------------------------------------------------------------------------------------------
 
-def _resolve_lifter(lifter=None, checkpoint=None, flip: bool = True, model: str | None = None) -> Lifter:
+def _resolve_lifter(lifter=None, checkpoint=None, flip: bool = True, model: str | None = None,
+                    threads: int | str | None = None, backend: str = "torch"):
+    """The :class:`~h2ot.infer.lifting.Lifter` to use (PyTorch is imported here, not before: the video
+    pipeline loads it while the detector runs)."""
+    from h2ot.infer.lifting import Lifter
+
     if lifter is not None:
-        if not isinstance(lifter, Lifter):
-            lifter = Lifter(lifter, flip=flip)
-        return lifter
+        return lifter if isinstance(lifter, Lifter) else Lifter(lifter, flip=flip, threads=threads)
+    if checkpoint is not None and model is not None:
+        raise ValueError(f"give a checkpoint or a shipped model, not both (--checkpoint {checkpoint}, "
+                         f"--model {model})")
+    if backend == "onnx":
+        return Lifter.from_onnx(checkpoint, name=model, flip=flip, threads=threads)
+    if backend != "torch":
+        raise ValueError(f"--backend: expected torch or onnx, found {backend!r}")
     if checkpoint is not None:
-        if model is not None:
-            raise ValueError(f"give a checkpoint or a shipped model, not both (--checkpoint {checkpoint}, "
-                             f"--model {model})")
-        return Lifter.from_checkpoint(checkpoint, flip=flip)
-    return Lifter.from_pretrained(model, flip=flip)
+        return Lifter.from_checkpoint(checkpoint, flip=flip, threads=threads)
+    return Lifter.from_pretrained(model, flip=flip, threads=threads)
+
+
+def _thread_count(threads: int | str | None) -> int | None:
+    """``threads`` with ``"auto"`` resolved now, before this process starts threads of its own (which
+    :func:`h2ot.threads.inference_threads` would count as other work)."""
+    from h2ot.threads import inference_threads
+
+    return inference_threads() if threads == "auto" else threads
 
 
 def _parse_person(person):
@@ -288,7 +304,7 @@ def _interp_time(values: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.nda
     return out.reshape((len(dst),) + values.shape[1:])
 
 
-def _lift(lifter: Lifter, h36m: np.ndarray, image_size, fps: float, timings: dict, progress: bool,
+def _lift(lifter, h36m: np.ndarray, image_size, fps: float, timings: dict, progress: bool,
           times: np.ndarray | None = None):
     """Lift the 2D track; with real ``times`` (a variable frame rate) through an even grid at ``fps``."""
     with Progress("lifting", len(h36m), enabled=progress) as bar:
@@ -305,6 +321,8 @@ def _lift(lifter: Lifter, h36m: np.ndarray, image_size, fps: float, timings: dic
 
 def _reprojection(h36m: np.ndarray, poses: np.ndarray, detected: np.ndarray) -> np.ndarray:
     """Per-frame reprojection error (percent) of the lifted clip vs its 2D keypoints, NaN if not detected."""
+    from h2ot.infer.lifting import Lifter
+
     values = Lifter.reprojection(h36m, poses, format="h36m")
     return np.where(detected, values, np.nan)
 
@@ -331,46 +349,85 @@ def _finish(result: InferenceResult, out_dir, render_frames, max_height: int, pr
     return result
 
 
+SEGMENT_MIN_FRAMES = 150  # 5 s at 30 fps: a shorter stretch is not worth a detector of its own
+SEGMENT_LEAD = 15        # frames each parallel segment starts early, to check it follows the same person
+
+
+def _detect(path, info, timed, detector, workers: int, detect_max_size: int, bar, cancel) -> list[np.ndarray]:
+    """Detect every frame of the video: in ``workers`` segments at once with MediaPipe detectors of their
+    own (:func:`h2ot.infer.detect.detect_segments`: the same result as one pass), or in one pass with a
+    given ``detector``."""
+    from h2ot.infer.detect import MediaPipeDetector, detect_segments
+    from h2ot.infer.video import SegmentError, iter_frames, split_frames
+
+    scale = min(1.0, detect_max_size / max(info.width, info.height))
+    dw, dh = (int(round(info.width * scale / 2)) * 2, int(round(info.height * scale / 2)) * 2)
+    size = (dw, dh) if (dw, dh) != (info.width, info.height) else (None, None)
+    factor = np.array([info.width / dw, info.height / dh])
+    if detector is None:
+        make = MediaPipeDetector
+        parts = max(1, min(workers, len(timed[0]) // SEGMENT_MIN_FRAMES)) if timed is not None else 1
+    else:
+        make, parts = (lambda: contextlib.nullcontext(detector)), 1
+
+    def segment(start, stop):
+        return lambda: iter_frames(path, *size, start_pts=start, stop_pts=stop)
+
+    bounds = split_frames(timed, parts, lead=SEGMENT_LEAD)
+    try:
+        return detect_segments(make, [segment(*b) for b in bounds], SEGMENT_LEAD, factor, bar, cancel)
+    except SegmentError:  # the container cannot be cut exactly: one pass from the start
+        bar.reset()
+        return detect_segments(make, [segment(None, None)], 0, factor, bar, cancel)
+
+
 def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=None, person=None,
                 flip: bool = True, render: bool = True, max_height: int = 480, detect_max_size: int = 1280,
                 bvh_units: str = "m", progress: bool = False, sides: bool = True,
-                model: str | None = None) -> InferenceResult:
+                model: str | None = None, threads: int | str | None = "auto",
+                backend: str = "torch") -> InferenceResult:
     """Estimate the 3D poses of one person in a video (default: the shipped demo clip).
 
     ``checkpoint`` / ``lifter`` / ``model`` (a shipped model's name) choose the model (default: the
-    default pretrained one); ``detector`` any
+    default pretrained one), ``backend`` runs it in PyTorch or ONNX Runtime; ``detector`` any
     :class:`h2ot.infer.detect.Detector` (default MediaPipe Pose); ``person``: ``None`` (the largest), a
     track number, or a pixel point ``(x, y)`` / ``"x,y"``. With ``out_dir`` the files are written there
     (``poses3d.npz``, ``poses3d.json``, ``keypoints2d.npz``, ``poses3d.bvh``, the viewer ``poses3d.html`` and,
     with ``render``, ``demo.mp4`` at most ``max_height`` pixels high). ``sides``: undo the detector's left/right label
-    swaps (:func:`h2ot.infer.track.consistent_sides`) before lifting. Returns an :class:`InferenceResult`.
+    swaps (:func:`h2ot.infer.track.consistent_sides`) before lifting. ``threads``: the cores to use
+    (``"auto"``: those other processes leave free; None: PyTorch's default): the default detector runs that
+    many segments of the video at once. The model loads while the detector runs, and demo.mp4 is encoded
+    while its next frame is drawn. Returns an :class:`InferenceResult`.
     """
-    from h2ot.infer.detect import MediaPipeDetector, detect_video
+    from h2ot.infer.detect import MediaPipeDetector
     from h2ot.infer.render import output_size
-    from h2ot.infer.video import frame_times, iter_frames, probe_video
+    from h2ot.infer.video import frame_pts, iter_frames, probe_video
+    from h2ot.threads import cores
 
     path = Path(path) if path is not None else demo_video_path()
     _check_outputs(out_dir, max_height, bvh_units)
     info = probe_video(path)
-    lifter = _resolve_lifter(lifter, checkpoint, flip, model)
+    timed = frame_pts(path)
+    threads = _thread_count(threads)
     timings: dict = {}
-    scale = min(1.0, detect_max_size / max(info.width, info.height))
-    dw, dh = (int(round(info.width * scale / 2)) * 2, int(round(info.height * scale / 2)) * 2)
-    own_detector = detector is None
-    detector = MediaPipeDetector() if own_detector else detector
-    try:
-        with Progress("detection", info.num_frames or None, enabled=progress) as bar:
-            frames = iter_frames(path, dw, dh) if (dw, dh) != (info.width, info.height) else iter_frames(path)
-            detections = detect_video(detector, frames, scale=np.array([info.width / dw, info.height / dh]),
-                                      progress=bar)
-    finally:
-        if own_detector:
-            detector.close()
+    cancel = threading.Event()
+    with Progress("detection", info.num_frames or None, enabled=False) as bar, \
+            ThreadPoolExecutor(1, thread_name_prefix="h2ot-detection") as pool:
+        job = pool.submit(_detect, path, info, timed, detector, threads or cores(), detect_max_size, bar, cancel)
+        try:  # meanwhile, here: import PyTorch and load the model
+            lifter = _resolve_lifter(lifter, checkpoint, flip, model, threads, backend)
+        except BaseException:  # the model's error is the one line the user sees
+            cancel.set()
+            raise
+        if progress:
+            bar.show()
+        detections = job.result()
     timings["detection"] = {"frames": len(detections), "seconds": bar.elapsed}
-    fmt = detector.keypoint_format
+    fmt = (detector or MediaPipeDetector).keypoint_format
     index, count, track, h36m, detected, swapped = _follow(detections, person, str(path), fmt, sides,
                                                            info.image_size)
-    fps, times = real_timing(frame_times(path), len(h36m), info.fps)
+    times = None if timed is None else (timed[0] - timed[0][0]).astype(np.float64) * float(timed[1])
+    fps, times = real_timing(times, len(h36m), info.fps)
     poses = _lift(lifter, h36m, info.image_size, fps, timings, progress, times)
     result = InferenceResult(poses3d=poses, keypoints2d=h36m, detected=detected, fps=fps, times=times,
                              image_size=info.image_size, raw_keypoints=track, keypoint_format=fmt,
@@ -384,10 +441,11 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
 def lift_file(path, fmt: str, image_size=None, fps: float | None = None, out_dir=None, checkpoint=None,
               lifter=None, person=None, flip: bool = True, render: bool = True, video=None,
               max_height: int = 480, bvh_units: str = "m", progress: bool = False,
-              sides: bool = True, model: str | None = None) -> InferenceResult:
+              sides: bool = True, model: str | None = None, threads: int | str | None = "auto",
+              backend: str = "torch") -> InferenceResult:
     """``h2ot lift``: 3D poses from a file of 2D keypoints (see :mod:`h2ot.infer.keypoints_io`). The
     rendered video draws on ``video``'s frames when given, else on a dark canvas of ``image_size``; the
-    model is chosen as in :func:`infer_video`."""
+    model, ``backend`` and ``threads`` are chosen as in :func:`infer_video`."""
     from h2ot.infer.keypoints_io import format_size, load_keypoints
     from h2ot.infer.render import output_size
 
@@ -412,7 +470,7 @@ def lift_file(path, fmt: str, image_size=None, fps: float | None = None, out_dir
             raise ValueError(f"--video {video} is {info.width}x{info.height}, but --image-size is "
                              f"{image_size[0]}x{image_size[1]}")
         frames = lambda: iter_frames(video, pw, ph)  # noqa: E731
-    lifter = _resolve_lifter(lifter, checkpoint, flip, model)
+    lifter = _resolve_lifter(lifter, checkpoint, flip, model, _thread_count(threads), backend)
     timings = {"reading": {"frames": len(detections), "seconds": time.perf_counter() - start}}
     index, count, track, h36m, detected, swapped = _follow(detections, person, str(path), canonical, sides,
                                                            image_size)
