@@ -39,8 +39,8 @@ class Follower:
     def detect(self, frame):
         t, xs = frame
         self.calls += 1
-        if self.following is None:
-            self.following = self.prefer(t)
+        if self.following is None or self.following >= len(xs):  # nobody followed yet, or lost
+            self.following = min(self.prefer(t), len(xs) - 1)
         return person(xs[self.following])[None]
 
     def __enter__(self):
@@ -50,9 +50,10 @@ class Follower:
         return False
 
 
-def frames(count: int):
-    """Two people walking apart: A from x=100 to the left, B from x=500 to the right."""
-    return [(t, (100.0 - t, 500.0 + t)) for t in range(count)]
+def frames(count: int, leaves: int | None = None):
+    """Two people walking apart: A from x=100 to the left, B from x=500 to the right (who leaves the picture
+    at frame ``leaves``)."""
+    return [(t, (100.0 - t, 500.0 + t) if leaves is None or t < leaves else (100.0 - t,)) for t in range(count)]
 
 
 def segments(all_frames, parts: int, lead: int):
@@ -61,15 +62,17 @@ def segments(all_frames, parts: int, lead: int):
             for k, (a, b) in enumerate(zip(starts[:-1], starts[1:]))]
 
 
-@pytest.mark.parametrize("prefer, calls", [
+@pytest.mark.parametrize("prefer, leaves, calls", [
     # a fresh detector picks the same person: each detector does its segment (+ 10 lead frames)
-    (lambda t: 0, [40, 50, 50]),
-    # the third segment's detector (starting at t = 70) picks someone else: its work is dropped and the
-    # second detector goes on through the third segment
-    (lambda t: 0 if t < 60 else 1, [40, 90, 50]),
+    (lambda t: 0, None, [40, 50, 50]),
+    # the third segment's detector (starting at t = 70) picks someone else: the second detector goes on
+    # through the third segment
+    (lambda t: 0 if t < 60 else 1, None, [40, 90, 50]),
+    # ... until B leaves at t = 90 and both follow A: from t = 95 (5 frames agreeing) the third's are used
+    (lambda t: 0 if t < 60 else 1, 90, [40, 65, 50]),
 ])
-def test_segments_give_what_one_pass_gives(prefer, calls):
-    clip = frames(120)
+def test_segments_give_what_one_pass_gives(prefer, leaves, calls):
+    clip = frames(120, leaves)
     one_pass = detect_video(Follower(prefer), clip)
     Follower.instances = []
     found = detect_segments(lambda: Follower(prefer), segments(clip, 3, lead=10), lead=10)

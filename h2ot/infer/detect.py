@@ -75,6 +75,12 @@ class MediaPipeDetector:
         self.close()
 
 
+def _detect(detector: Detector, frame: np.ndarray, scale) -> np.ndarray:
+    people = np.asarray(detector.detect(frame), dtype=np.float64).copy()
+    people[..., :2] *= scale
+    return people
+
+
 def detect_video(detector: Detector, frames: Iterable[np.ndarray], scale: float = 1.0,
                  progress=None, cancel: threading.Event | None = None, uncounted: int = 0) -> list[np.ndarray]:
     """Run ``detector`` on every frame; returns one ``[N, K, 3]`` array per frame. Pixel coordinates are
@@ -84,9 +90,7 @@ def detect_video(detector: Detector, frames: Iterable[np.ndarray], scale: float 
     for frame in frames:
         if cancel is not None and cancel.is_set():
             break
-        people = np.asarray(detector.detect(frame), dtype=np.float64).copy()
-        people[..., :2] *= scale
-        out.append(people)
+        out.append(_detect(detector, frame, scale))
         if progress is not None and len(out) > uncounted:
             progress.update()
     return out
@@ -117,17 +121,17 @@ def detect_segments(make_detector: Callable[[], ContextManager[Detector]],
 
     A tracking detector (MediaPipe) that starts in the middle of a video may follow someone else than one
     that came from the start. So every segment after the first starts ``lead`` frames early (its callable
-    yields them first), and is accepted only when, on the last ``check`` of those frames, it finds the same
-    people (:func:`same_people`) as the previous segment's detector; otherwise that detector, which has
-    come from the start, goes on through the segment (as one pass would). MediaPipe computes without
-    Python's lock, so two segments on two free cores take about half the time of one pass. The first error
-    in any segment stops the others and is raised."""
+    yields them first), and its detections are used only from where they find the same people
+    (:func:`same_people`) as the detector that came from the start, on ``check`` frames in a row: on the
+    last frames of the lead when they agree there; otherwise that detector goes on through the segment
+    until they agree (as one pass would), and the segment's own detections are used from there. MediaPipe
+    computes without Python's lock, so two segments on two free cores take about half the time of one pass
+    when they agree. The first error in any segment stops the others and is raised."""
     cancel = cancel if cancel is not None else threading.Event()
 
-    def run(detector, segment, skip: int, counted: bool) -> list[np.ndarray]:
+    def run(detector, segment) -> list[np.ndarray]:
         try:
-            frames = itertools.islice(segment(), skip, None)
-            return detect_video(detector, frames, scale, progress, cancel, uncounted=0 if counted else 1 << 62)
+            return detect_video(detector, segment(), scale, progress, cancel)
         except BaseException:
             cancel.set()
             raise
@@ -135,14 +139,22 @@ def detect_segments(make_detector: Callable[[], ContextManager[Detector]],
     with contextlib.ExitStack() as stack:
         detectors = [stack.enter_context(make_detector()) for _ in segments]
         with ThreadPoolExecutor(len(segments), thread_name_prefix="h2ot-detect") as pool:
-            futures = [pool.submit(run, detector, segment, 0, True) for detector, segment in zip(detectors, segments)]
+            futures = [pool.submit(run, detector, segment) for detector, segment in zip(detectors, segments)]
             wait(futures, return_when=FIRST_EXCEPTION)
             results = [future.result() for future in futures]
         out, current = results[0], detectors[0]
         for detector, segment, found in zip(detectors[1:], segments[1:], results[1:]):
+            if cancel.is_set():
+                break
             overlap = found[max(0, lead - check):lead]
             if len(found) >= lead and all(map(same_people, out[len(out) - len(overlap):], overlap)):
                 out, current = out + found[lead:], detector
-            else:
-                out = out + run(current, segment, lead, counted=False)
+                continue
+            agree = 0  # the detector from the start goes on until the segment's own one agrees with it
+            for i, (frame, own) in enumerate(zip(itertools.islice(segment(), lead, None), found[lead:])):
+                out.append(_detect(current, frame, scale))
+                agree = agree + 1 if same_people(out[-1], own) else 0
+                if agree == check:
+                    out, current = out + found[lead + i + 1:], detector
+                    break
         return out
