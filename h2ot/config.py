@@ -140,6 +140,7 @@ class TrainConfig:
     progress: bool = True          # a progress line per epoch on stderr
     tensorboard: bool = True       # write TensorBoard events when the package is installed
     deterministic: bool = False    # torch.use_deterministic_algorithms (slower on CUDA)
+    retain_memory: bool = True     # CPU: keep freed memory for reuse (h2ot.memory): no page faults per step
 
 
 # The authors' recipes (docs/method.md section 8). Values a recipe does not name keep the defaults.

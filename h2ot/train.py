@@ -38,6 +38,7 @@ from h2ot.distributed import get_rng_state, resolve_device, seed_everything, set
 from h2ot.evaluate import evaluate
 from h2ot.fileio import write_text_atomic
 from h2ot.losses import pose_loss
+from h2ot.memory import retain_freed_memory
 from h2ot.pretrained import describe_model, load_weights, read_weights, same_model, save_checkpoint
 
 log = logging.getLogger(__name__)
@@ -208,6 +209,8 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
     device = resolve_device(cfg.device, ddp)
     if cfg.threads > 0 and device.type == "cpu":
         torch.set_num_threads(cfg.threads)
+    if cfg.retain_memory and device.type == "cpu":
+        retain_freed_memory()  # large activations are otherwise mapped and zeroed again every step
     if cfg.deterministic:
         torch.use_deterministic_algorithms(True)
 
