@@ -151,9 +151,10 @@ def detect_segments(make_detector: Callable[[], ContextManager[Detector]],
                 out, current = out + found[lead:], detector
                 continue
             agree = 0  # the detector from the start goes on until the segment's own one agrees with it
-            for i, (frame, own) in enumerate(zip(itertools.islice(segment(), lead, None), found[lead:])):
+            for i, frame in enumerate(itertools.islice(segment(), lead, None)):
                 out.append(_detect(current, frame, scale))
-                agree = agree + 1 if same_people(out[-1], own) else 0
+                own = found[lead + i] if lead + i < len(found) else None
+                agree = agree + 1 if own is not None and same_people(out[-1], own) else 0
                 if agree == check:
                     out, current = out + found[lead + i + 1:], detector
                     break

@@ -423,7 +423,7 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
             bar.show()
         detections = job.result()
     timings["detection"] = {"frames": len(detections), "seconds": bar.elapsed}
-    fmt = (detector or MediaPipeDetector).keypoint_format
+    fmt = (detector if detector is not None else MediaPipeDetector).keypoint_format
     index, count, track, h36m, detected, swapped = _follow(detections, person, str(path), fmt, sides,
                                                            info.image_size)
     times = None if timed is None else (timed[0] - timed[0][0]).astype(np.float64) * float(timed[1])

@@ -190,13 +190,13 @@ class VideoWriter:
 
     def write(self, image: np.ndarray, tick: int | None = None) -> None:
         """Add one frame, shown at ``tick / fps`` seconds (default: one tick after the previous frame)."""
-        self.tick = self.tick + 1 if tick is None else tick
-        self.count += 1
+        tick = self.tick + 1 if tick is None else tick
         if self._queue is None:
-            self._encode(np.ascontiguousarray(image), self.tick)
-            return
-        self._raise_error()
-        self._queue.put((np.ascontiguousarray(image), self.tick))
+            self._encode(np.ascontiguousarray(image), tick)
+        else:
+            self._raise_error()
+            self._queue.put((np.ascontiguousarray(image), tick))
+        self.tick, self.count = tick, self.count + 1
 
     def _encode(self, image, tick) -> None:
         frame = self._av.VideoFrame.from_ndarray(image, format="rgb24")
