@@ -455,6 +455,25 @@ def test_model_refuses_bad_input(make, words):
         model(make(model))
 
 
+@pytest.mark.parametrize("changes, words", [
+    (dict(threads=0), "threads"), (dict(threads="many"), "threads"), (dict(threads=1.5), "threads"),
+    (dict(backend="tensorrt"), "backend"),
+], ids=["threads-zero", "threads-text", "threads-fraction", "backend"])
+def test_video_pipeline_refuses_bad_settings(changes, words, tmp_path):
+    """Checked before any work: nothing is detected, nothing written."""
+    pytest.importorskip("av")
+    from h2ot.infer import infer_video, lift_file
+
+    out = tmp_path / "out"
+    np.save(tmp_path / "k.npy", good_keypoints())
+    for run in (lambda: infer_video(out_dir=out, **changes),
+                lambda: lift_file(tmp_path / "k.npy", "h36m", image_size=(640, 480), fps=30, out_dir=out, **changes)):
+        with pytest.raises(ValueError, match=words) as info:
+            run()
+        assert "\n" not in str(info.value)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("kwargs", [{"hop": 2.5}, {"lookahead": -1}, {"lookahead": 1.5}, {"hop": 0}])
 def test_online_lifter_settings(kwargs):
     from h2ot.stream import OnlineLifter
