@@ -310,3 +310,10 @@ def test_variable_frame_rate_video_is_timed_by_its_timestamps(tmp_path, clip, ch
         np.testing.assert_allclose(npz["times"], real, atol=1e-6)
         assert float(npz["fps"]) == pytest.approx((len(ticks) - 1) / real[-1])
     assert "variable frame rate" in result.summary()
+
+
+def test_onnx_lifter_takes_the_thread_setting(checkpoint):
+    """``threads`` sizes onnxruntime's pool too, not only PyTorch's (the thread policy of docs/measuring.md)."""
+    pytest.importorskip("onnxruntime")
+    lifter = Lifter.from_onnx(str(checkpoint), threads=1)
+    assert lifter.model.session.get_session_options().intra_op_num_threads == 1

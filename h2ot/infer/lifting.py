@@ -207,18 +207,22 @@ class Lifter:
     @classmethod
     def from_onnx(cls, path=None, name: str | None = None, **kwargs) -> "Lifter":
         """Run the model through onnxruntime: ``path`` is an exported ``.onnx`` file, or a checkpoint (or None
-        for the pretrained model ``name``) that is exported to ONNX first (checked against PyTorch)."""
+        for the pretrained model ``name``) that is exported to ONNX first (checked against PyTorch). ``threads``
+        (as for :class:`Lifter`) also sizes onnxruntime's thread pool."""
         import tempfile
         from pathlib import Path
 
         from h2ot.export import OnnxModel, export_onnx
+        from h2ot.threads import inference_threads
 
+        threads = kwargs.get("threads")  # onnxruntime's own thread pool follows the same setting
+        threads = inference_threads() if threads == "auto" else threads
         if path is not None and str(path).endswith(".onnx"):
-            return cls(OnnxModel(path), **kwargs)
+            return cls(OnnxModel(path, threads=threads), **kwargs)
         source = cls.from_checkpoint(path) if path is not None else cls.from_pretrained(name)
         with tempfile.TemporaryDirectory() as tmp:
             onnx_path = export_onnx(source.model, Path(tmp) / "model.onnx")["path"]
-            runner = OnnxModel(onnx_path)  # the session holds the graph; the file can go
+            runner = OnnxModel(onnx_path, threads=threads)  # the session holds the graph; the file can go
         runner.pretrained_info = getattr(source.model, "pretrained_info", {})  # the card (licence) stays
         return cls(runner, **{"fps": source.fps, **kwargs})
 
