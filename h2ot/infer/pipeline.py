@@ -257,6 +257,100 @@ def _settings(threads: int | str | None, backend: str) -> int | None:
     return check_positive_int(threads, "threads")
 
 
+def _parse_person(person):
+    if person is None or isinstance(person, (int, tuple, list)):
+        return person
+    text = str(person).strip()
+    if "," in text:
+        try:
+            x, y = (float(v) for v in text.split(","))
+        except ValueError:
+            raise ValueError(f"--person expects a track number or a pixel point X,Y; found {person!r}") from None
+        return (x, y)
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"--person expects a track number or a pixel point X,Y; found {person!r}") from None
+
+
+def _follow(detections: list[np.ndarray], person, source: str, fmt: str, sides: bool, image_size=None):
+    if len(detections) < MIN_FRAMES:
+        raise ValueError(f"{source}: too few frames: {len(detections)}; at least {MIN_FRAMES} are needed")
+    tracks = track_people(detections, image_size=image_size)
+    if not tracks:
+        raise ValueError(f"{source}: no person detected in any of its {len(detections)} frames")
+    index, track = select_person(tracks, _parse_person(person))
+    filled, detected = fill_gaps(track)
+    h36m = convert_keypoints(filled, fmt)
+    swapped = np.zeros((len(h36m), 2), dtype=bool)
+    if sides:
+        h36m, swapped = consistent_sides(h36m)
+    return index, len(tracks), track, h36m, detected, swapped
+
+
+def real_timing(times: np.ndarray | None, count: int, fps: float) -> tuple[float, np.ndarray | None]:
+    """``(fps, times)`` for ``count`` frames whose real timestamps are ``times`` (seconds, or None) and whose
+    nominal rate is ``fps``: ``(fps, None)`` when the frames are evenly spaced at ``fps`` (within half a
+    frame), else the mean rate of the real timestamps and the timestamps (a variable frame rate)."""
+    if times is None or len(times) != count or count < 2 or times[-1] <= times[0]:
+        return fps, None
+    if np.abs(times - times[0] - np.arange(count) / fps).max() <= 0.5 / fps:
+        return fps, None
+    return check_fps((count - 1) / (times[-1] - times[0]), "the video's mean frame rate"), times - times[0]
+
+
+def _interp_time(values: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Linear interpolation of ``values [T, ...]`` at times ``src`` to times ``dst`` (held at the ends)."""
+    flat = values.reshape(len(values), -1)
+    out = np.stack([np.interp(dst, src, flat[:, k]) for k in range(flat.shape[1])], axis=1)
+    return out.reshape((len(dst),) + values.shape[1:])
+
+
+def _lift(lifter, h36m: np.ndarray, image_size, fps: float, timings: dict, progress: bool,
+          times: np.ndarray | None = None):
+    """Lift the 2D track; with real ``times`` (a variable frame rate) through an even grid at ``fps``."""
+    with Progress("lifting", len(h36m), enabled=progress) as bar:
+        if times is None:
+            poses = lifter.predict(h36m, image_size, fps, format="h36m")
+        else:
+            grid = np.arange(len(h36m)) / fps
+            even = lifter.predict(_interp_time(h36m, times, grid), image_size, fps, format="h36m")
+            poses = _interp_time(even, grid, times)
+        bar.update(len(h36m))
+    timings["lifting"] = {"frames": len(h36m), "seconds": bar.elapsed}
+    return poses
+
+
+def _reprojection(h36m: np.ndarray, poses: np.ndarray, detected: np.ndarray) -> np.ndarray:
+    """Per-frame reprojection error (percent) of the lifted clip vs its 2D keypoints, NaN if not detected."""
+    from h2ot.infer.lifting import Lifter
+
+    values = Lifter.reprojection(h36m, poses, format="h36m")
+    return np.where(detected, values, np.nan)
+
+
+def _finish(result: InferenceResult, out_dir, render_frames, max_height: int, progress: bool, render: bool,
+            bvh_units: str) -> InferenceResult:
+    if out_dir is None:
+        return result
+    from h2ot.infer.render import render_video
+
+    with staged_output(out_dir) as (staging, moved):
+        start = time.perf_counter()
+        write_outputs(result, staging, bvh_units=bvh_units)
+        result.timings["files"] = {"frames": None, "seconds": time.perf_counter() - start}
+        if render:
+            with Progress("rendering", result.num_frames, enabled=progress) as bar:
+                written = render_video(staging / "demo.mp4", render_frames() if render_frames else None,
+                                       result.keypoints2d, result.poses3d, result.detected, result.fps,
+                                       result.image_size, max_height=max_height, progress=bar)
+            if written != result.num_frames:
+                raise ValueError(f"rendered {written} frames, expected {result.num_frames}")
+            result.timings["rendering"] = {"frames": written, "seconds": bar.elapsed}
+    result.files = dict(moved)
+    return result
+
+
 SEGMENT_MIN_FRAMES = 150  # 5 s at 30 fps: a shorter stretch is not worth a detector of its own
 SEGMENT_LEAD = 15        # frames each parallel segment starts early, to check it follows the same person
 
