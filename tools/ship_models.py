@@ -47,8 +47,11 @@ STAGE_2 = ("stage 2 ({run}): {data}; half of the views typical, camera-frame tar
 STAGE_3 = ("stage 3 ({run}, {config} as committed): targets in the look-at frame; 8 epochs x 40 steps x 16 "
            "windows, lr 2e-4 x0.93/epoch, seed {seed}; 1 thread beside the other model's run")
 STAGE_4 = ("stage 4 ({run}): stage 3 continued, {config} with init={init}, lr 1.5e-4 x0.95/epoch, seed {seed}; "
-           "{epochs} epochs of a planned 24 x 40 steps x 16 windows (stopped for time; --resume continues), "
-           "2 threads beside other work, about 80 min")
+           "24 x 40 steps x 16 windows (epochs 1-16 in one session, 17-24 resumed in the next), 2 threads beside "
+           "other work, about 110 min")
+STAGE_5 = ("stage 5 ({run}): the learning rate annealed, {config} with init={init} (stage 4's epoch 24), lr 4.5e-5 "
+           "x0.8/epoch down to 2.5e-6, seed {seed}; 14 epochs x 40 steps x 16 windows, 2 threads, nothing else "
+           "running, 33 min")
 
 
 def history(checkpoint: str) -> list[dict]:
@@ -69,8 +72,9 @@ def main() -> None:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     common = {"input": INPUT, "output": OUTPUT, "description": MODEL, "commit": commit,
               "cost": {"params": 2184000, "gflops_all_ops_per_clip": 7.5, "gflops_paper_per_clip": 6.49},
-              "known_issues": "Trained on 2 CPU cores for one to two and a half hours from the previous release: far "
-                              "from converged (see the learning curves in docs/training.md). The noise model's jitter does "
+              "known_issues": "Trained on 2 CPU cores for 1.5 (free) and 4 (nc) hours from the previous release: the "
+                              "free model is not converged, the nc model at its recipe's plateau (see the learning "
+                              "curves in docs/training.md). The noise model's jitter does "
                               "not yet match MediaPipe's (benchmarks/detector_match.py). Output scale is that of "
                               "an average person. Occlusion, rare poses and bad detections are failure cases."}
     cards = {
@@ -104,7 +108,9 @@ def main() -> None:
                                        (STAGE_3.format(run="runs/nc3", config="configs/pretrained_nc.yaml",
                                                        seed=2030), "nc3"),
                                        (STAGE_4.format(run="runs/nc4", config="configs/pretrained_nc.yaml",
-                                                       init="runs/nc3/last.pt", seed=2029, epochs=16), "nc4")]),
+                                                       init="runs/nc3/last.pt", seed=2029), "nc4"),
+                                       (STAGE_5.format(run="runs/nc5", config="configs/pretrained_nc.yaml",
+                                                       init="runs/nc4/last.pt", seed=2031), "nc5")]),
     }
     short = {"h2ot_mixste_free": "free", "h2ot_mixste_nc": "nc"}
     for name, card in cards.items():
