@@ -403,7 +403,7 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
     """
     from h2ot.infer.detect import MediaPipeDetector
     from h2ot.infer.render import output_size
-    from h2ot.infer.video import frame_pts, iter_frames, probe_video
+    from h2ot.infer.video import frame_pts, frame_times, iter_frames, probe_video
     from h2ot.threads import cores
 
     path = Path(path) if path is not None else demo_video_path()
@@ -428,8 +428,7 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
     fmt = (detector if detector is not None else MediaPipeDetector).keypoint_format
     index, count, track, h36m, detected, swapped = _follow(detections, person, str(path), fmt, sides,
                                                            info.image_size)
-    times = None if timed is None else (timed[0] - timed[0][0]).astype(np.float64) * float(timed[1])
-    fps, times = real_timing(times, len(h36m), info.fps)
+    fps, times = real_timing(frame_times(path, timed) if timed is not None else None, len(h36m), info.fps)
     poses = _lift(lifter, h36m, info.image_size, fps, timings, progress, times)
     result = InferenceResult(poses3d=poses, keypoints2d=h36m, detected=detected, fps=fps, times=times,
                              image_size=info.image_size, raw_keypoints=track, keypoint_format=fmt,

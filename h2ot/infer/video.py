@@ -89,11 +89,11 @@ def frame_pts(path) -> tuple[np.ndarray, Fraction] | None:
     return np.sort(np.array(pts, dtype=np.int64)), Fraction(base)
 
 
-def frame_times(path) -> np.ndarray | None:
+def frame_times(path, timed: tuple[np.ndarray, Fraction] | None = None) -> np.ndarray | None:
     """Presentation time of every frame in seconds from the first (from the packets' timestamps, without
-    decoding), or None when the stream does not time its packets. A variable-frame-rate video (a phone's)
-    is timed by these, not by its nominal rate."""
-    timed = frame_pts(path)
+    decoding; ``timed``: :func:`frame_pts`'s result when already read), or None when the stream does not
+    time its packets. A variable-frame-rate video (a phone's) is timed by these, not by its nominal rate."""
+    timed = frame_pts(path) if timed is None else timed
     if timed is None:
         return None
     pts, base = timed
