@@ -49,9 +49,9 @@ STAGE_3 = ("stage 3 ({run}, {config} as committed): targets in the look-at frame
 STAGE_4 = ("stage 4 ({run}): stage 3 continued, {config} with init={init}, lr 1.5e-4 x0.95/epoch, seed {seed}; "
            "24 x 40 steps x 16 windows (epochs 1-16 in one session, 17-24 resumed in the next), 2 threads beside "
            "other work, about 110 min")
-STAGE_5 = ("stage 5 ({run}): the learning rate annealed, {config} with init={init} (stage 4's epoch 24), lr 4.5e-5 "
-           "x0.8/epoch down to 2.5e-6, seed {seed}; 14 epochs x 40 steps x 16 windows, 2 threads, nothing else "
-           "running, 33 min")
+STAGE_ANNEAL = ("stage {number} ({run}): the learning rate annealed, {config} with init={init} (the previous stage's last "
+           "epoch), lr 4.5e-5 x0.8/epoch down to {end}, seed {seed}; {epochs} epochs x 40 steps x 16 windows, 2 "
+           "threads, nothing else running, {minutes} min")
 
 
 def history(checkpoint: str) -> list[dict]:
@@ -72,9 +72,8 @@ def main() -> None:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     common = {"input": INPUT, "output": OUTPUT, "description": MODEL, "commit": commit,
               "cost": {"params": 2184000, "gflops_all_ops_per_clip": 7.5, "gflops_paper_per_clip": 6.49},
-              "known_issues": "Trained on 2 CPU cores for 1.5 (free) and 4 (nc) hours from the previous release: the "
-                              "free model is not converged, the nc model at its recipe's plateau (see the learning "
-                              "curves in docs/training.md). The noise model's jitter does "
+              "known_issues": "Trained on 2 CPU cores for 2 (free) and 4 (nc) hours from the previous release, to this "
+                              "recipe's plateau (see the learning curves in docs/training.md). The noise model's jitter does "
                               "not yet match MediaPipe's (benchmarks/detector_match.py). Output scale is that of "
                               "an average person. Occlusion, rare poses and bad detections are failure cases."}
     cards = {
@@ -90,7 +89,10 @@ def main() -> None:
                                  stages=[(STAGE_1, "free_stage1"),
                                          (STAGE_2.format(run="runs/free2", data="CMU + ReActIdle", seed=2028), "free2"),
                                          (STAGE_3.format(run="runs/free3", config="configs/pretrained_free.yaml",
-                                                         seed=2029), "free3")]),
+                                                         seed=2029), "free3"),
+                                         (STAGE_ANNEAL.format(run="runs/free4", config="configs/pretrained_free.yaml",
+                                                         init="runs/free3/last.pt", seed=2032, epochs=12,
+                                                         end="3.9e-6", minutes=29, number=4), "free4")]),
         "h2ot_mixste_nc": dict(common, name="h2ot_mixste_nc",
                                license="CC BY-NC 4.0: NON-COMMERCIAL use only. Trained on the Bandai Namco Research "
                                        "Motion Datasets 1 and 2 (Bandai Namco Research Inc., CC BY-NC 4.0; "
@@ -109,8 +111,9 @@ def main() -> None:
                                                        seed=2030), "nc3"),
                                        (STAGE_4.format(run="runs/nc4", config="configs/pretrained_nc.yaml",
                                                        init="runs/nc3/last.pt", seed=2029), "nc4"),
-                                       (STAGE_5.format(run="runs/nc5", config="configs/pretrained_nc.yaml",
-                                                       init="runs/nc4/last.pt", seed=2031), "nc5")]),
+                                       (STAGE_ANNEAL.format(run="runs/nc5", config="configs/pretrained_nc.yaml",
+                                                       init="runs/nc4/last.pt", seed=2031, epochs=14,
+                                                       end="2.5e-6", minutes=33, number=5), "nc5")]),
     }
     short = {"h2ot_mixste_free": "free", "h2ot_mixste_nc": "nc"}
     for name, card in cards.items():
