@@ -82,16 +82,16 @@ def _detect(detector: Detector, frame: np.ndarray, scale) -> np.ndarray:
 
 
 def detect_video(detector: Detector, frames: Iterable[np.ndarray], scale: float = 1.0,
-                 progress=None, cancel: threading.Event | None = None, uncounted: int = 0) -> list[np.ndarray]:
+                 progress=None, cancel: threading.Event | None = None) -> list[np.ndarray]:
     """Run ``detector`` on every frame; returns one ``[N, K, 3]`` array per frame. Pixel coordinates are
     multiplied by ``scale`` (detection on a downscaled copy → original pixels). Stops early, returning
-    what it has, once ``cancel`` is set. The first ``uncounted`` frames do not advance ``progress``."""
+    what it has, once ``cancel`` is set."""
     out = []
     for frame in frames:
         if cancel is not None and cancel.is_set():
             break
         out.append(_detect(detector, frame, scale))
-        if progress is not None and len(out) > uncounted:
+        if progress is not None:
             progress.update()
     return out
 
