@@ -8,7 +8,9 @@ the same length from the free model's data (``runs/data/free_wide.npz``, CMU + R
 once through the previous release's cameras (four Human3.6M-like views; the torso joints as a detector's,
 as stored in that file), once as the current
 training renders them (:class:`h2ot.data.views.VirtualViewWindows`: views like real videos, torso joints
-derived from the hips and shoulders as from a detector, the detector-noise model).
+derived from the hips and shoulders as from a detector), with each detector-noise model
+(``data.view_noise_model``: ``gaussian``, the first recipes', and ``video``, matched to MediaPipe) and
+without noise.
 
 Columns, per frame (medians, and the 5th–95th percentiles in brackets): 2D lengths divided by the 2D
 torso (pelvis→thorax) — hip width, shoulder width, thigh, shin, upper arm, forearm; and the jitter: the
@@ -78,13 +80,12 @@ def main() -> None:
         old.append(render_2d(window, cam))
     rows["previous training views (Human3.6M-like, no noise)"] = statistics(old)
     torch.manual_seed(0)
-    ds = VirtualViewWindows([c for _, c in clips], frames, stride=frames, bone_jitter=0.1, flip_augment=False)
-    new = [ds[int(i)]["input"].numpy() for i in rng.integers(len(ds), size=args.windows)]
-    rows["current training views (wide, torso derived, noise)"] = statistics(new)
-    ds_clean = VirtualViewWindows([c for _, c in clips], frames, stride=frames, bone_jitter=0.1, noise=False,
-                                  flip_augment=False)
-    rows["current training views without the noise model"] = statistics(
-        [ds_clean[int(i)]["input"].numpy() for i in rng.integers(len(ds_clean), size=args.windows)])
+    for label, noise in (("wide training views, gaussian noise (first recipes)", "gaussian"),
+                         ("wide training views, video noise model", "video"),
+                         ("wide training views without noise", False)):
+        ds = VirtualViewWindows([c for _, c in clips], frames, stride=frames, bone_jitter=0.1, noise=noise,
+                                flip_augment=False)
+        rows[label] = statistics([ds[int(i)]["input"].numpy() for i in rng.integers(len(ds), size=args.windows)])
 
     names = list(next(iter(rows.values())))
     lines = ["| 2D of | " + " | ".join(f"{n} / torso" if n in RATIOS else n for n in names) + " |",

@@ -85,6 +85,8 @@ class DataConfig:
     num_workers: int = 0
     virtual_views: bool = False                 # train on positions_3d seen by a fresh random camera per window
     view_noise: bool = True                     # with virtual_views: the detector-noise model on the 2D
+    view_noise_model: str = "gaussian"          # which: gaussian (the first recipes') or video (matched to
+                                                # MediaPipe; h2ot.data.mocap.NOISE_MODELS)
     bone_jitter: Optional[float] = None         # with virtual_views: a random person per window around the
                                                 # Human3.6M bone lengths (size 1 +- this); None keeps the data's
     free_only: bool = False                     # refuse training files built from non-commercial sources
@@ -171,6 +173,7 @@ CHOICES = {
     "optim.recipe": (None, *RECIPES),
     "model.pipeline": (None, "seq2seq", "seq2frame"),
     "model.input_norm": (None, "window"),
+    "data.view_noise_model": ("gaussian", "video"),  # the names of h2ot.data.mocap.NOISE_MODELS
 }
 
 

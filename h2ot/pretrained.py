@@ -162,14 +162,50 @@ def build_from_weights(path: str | Path):
 
 def load_weights(model, path: str | Path, ignore: tuple[str, ...] = ()):
     """Load an h2ot checkpoint into ``model`` (a lifter from ``create_model``); refuse one for another model
-    (``ignore``: create_model arguments that may differ)."""
+    (``ignore``: create_model arguments that may differ). With ``"schedule"`` ignored, the pruning stages
+    both schedules have keep their token position embeddings (``token_pos.N``, of the same token count:
+    else a one-line refusal), a stage only the checkpoint has is dropped and one only the model has starts
+    from the model's own."""
     ckpt = read_weights(path)
     if not same_model(ckpt, model, ignore):
         name, kwargs = getattr(model, "model_name", None), getattr(model, "model_kwargs", None) or {}
         raise PretrainedError(f"{path} holds weights for {describe_model(ckpt['model_name'], ckpt['model_kwargs'])}, "
                               f"but the model is {describe_model(name, kwargs)}")
-    load_state(model, ckpt["state_dict"], path)
+    state = ckpt["state_dict"]
+    load_state(model, fit_schedule(model, state) if "schedule" in ignore else state, path)
     return model
+
+
+def fit_schedule(model, state: dict) -> dict:
+    """``state`` (of the same lifter under another pruning schedule) for ``model``'s schedule: the token
+    position embeddings of the pruning stages ``model`` lacks are dropped, those it adds are its own."""
+    own = model.state_dict()
+    fitted = {k: v for k, v in state.items() if not k.startswith("token_pos.") or k in own}
+    fitted.update({k: v for k, v in own.items() if k.startswith("token_pos.") and k not in fitted})
+    return fitted
+
+
+def retokenize(model, schedule=None, pruning: str | None = None):
+    """The same weights run with another pruning ``schedule`` (e.g. ``"1:121,3:81"``) and/or token selection
+    (``pruning``): a new lifter (card and frame rate kept) in eval mode, or a one-line :class:`PretrainedError`.
+    Token selection has no parameters; the stages both schedules have must keep their token counts (their
+    position embeddings are learned), a stage only the new schedule has starts untrained."""
+    from h2ot.models import create_model
+
+    name, kwargs = getattr(model, "model_name", None), dict(getattr(model, "model_kwargs", None) or {})
+    if name is None:
+        raise PretrainedError(f"{type(model).__name__}: only a lifter built by create_model can change its tokens")
+    kwargs.update({k: v for k, v in (("schedule", schedule), ("pruning", pruning)) if v is not None})
+    try:
+        new = create_model(name, **kwargs)
+    except (TypeError, ValueError) as err:
+        raise PretrainedError(f"cannot build {describe_model(name, kwargs)} ({err})") from None
+    load_state(new, fit_schedule(new, model.state_dict()), (getattr(model, "pretrained_info", None) or {}).get("name")
+               or "the weights")
+    for attribute in ("pretrained_info", "fps", "metadata"):
+        if hasattr(model, attribute):
+            setattr(new, attribute, getattr(model, attribute))
+    return new.to(next(model.parameters()).device).eval()
 
 
 def _plain(value):

@@ -147,8 +147,8 @@ def resume_checkpoint(cfg: TrainConfig, resume: bool | str, model) -> dict | Non
     if (out / "last.pt").exists():
         raise ConfigError(f"{out} already holds a training run (last.pt); pass --resume to continue it, "
                           "or choose another output folder (out=...)")
-    if cfg.init:  # fine-tuning; token selection and input normalisation have no parameters: they may change
-        load_weights(model, cfg.init, ignore=("pruning", "input_norm"))
+    if cfg.init:  # fine-tuning; token selection, input normalisation and the pruning schedule may change
+        load_weights(model, cfg.init, ignore=("pruning", "input_norm", "schedule"))
     return None
 
 

@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 from h2ot.cli import data as commands
-from h2ot.data.mocap import (CMU_TEST_SUBJECTS, add_detector_noise, bone_stats, build_mocap_dataset,
+from h2ot.data.mocap import (CMU_TEST_SUBJECTS, NOISE_MODELS, add_detector_noise, add_video_detector_noise,
+                             bone_stats, build_mocap_dataset,
                              format_bone_stats, h36m_bone_lengths, h36m_like_cameras, render_2d,
                              resample)
 from h2ot.data.sequences import _load_npz, load_vp3d
-from h2ot.data.skeleton import H36M_LEFT, H36M_RIGHT, bone_lengths
+from h2ot.config import CHOICES
+from h2ot.data.skeleton import H36M_LEFT, H36M_RIGHT, bone_lengths, derive_torso
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CMU = SHARED / "cmu"
@@ -48,6 +50,58 @@ def test_virtual_cameras_and_noise():
     wild = add_detector_noise(render_2d(pose, cams[0]), rng, outlier_rate=1.0)
     assert wild[..., 2].mean() < noisy[..., 2].mean()
 
+
+
+def _standing(frames: int) -> np.ndarray:
+    """A person standing still, 2D pixels ``[T, 17, 2]``, 400 px tall."""
+    rest = np.array([[0, 0], [-26, 0], [-26, 90], [-26, 180], [26, 0], [26, 90], [26, 180], [0, -46],
+                     [0, -98], [0, -120], [0, -144], [30, -90], [40, -36], [44, 14], [-30, -90], [-40, -36],
+                     [-44, 14]], dtype=float) * 400 / 324 + 500
+    return np.repeat(rest[None], frames, axis=0)
+
+
+def _jitter(xy: np.ndarray) -> np.ndarray:
+    """Per frame: mean over joints of the second difference, percent of the 2D height (as detector_match)."""
+    height = np.ptp(xy[..., 1], axis=1)[1:-1, None]
+    return 100 * (np.linalg.norm(xy[1:-1] - (xy[:-2] + xy[2:]) / 2, axis=-1) / height).mean(axis=1)
+
+
+def test_video_detector_noise_derives_the_torso_from_noisy_joints():
+    pixels = _standing(243)
+    noisy = add_video_detector_noise(pixels, np.random.default_rng(0))
+    assert noisy.shape == (243, 17, 3) and np.isfinite(noisy).all()
+    np.testing.assert_allclose(noisy, derive_torso(noisy))  # pelvis, spine, thorax (and their confidence)
+    assert np.all((noisy[..., 2] >= 0) & (noisy[..., 2] <= 0.95))
+    error = np.linalg.norm(noisy[..., :2] - pixels, axis=-1)
+    assert error[:, [1, 4, 11, 14]].mean() < error[:, [3, 6, 13, 16]].mean()  # ankles, wrists are noisier
+    np.testing.assert_allclose(add_video_detector_noise(pixels, np.random.default_rng(0)), noisy)  # seeded
+    quiet = add_video_detector_noise(pixels, np.random.default_rng(0), jitter=0.0, drift=0.0, burst_rate=0.0)
+    np.testing.assert_allclose(quiet[..., :2], derive_torso(pixels))
+    assert quiet[..., 2].min() >= 0.95 * 0.9
+
+
+def test_video_detector_noise_is_smooth_between_video_frames_and_bursts_are_swaps_or_jumps():
+    pixels = _standing(500)
+    rng = np.random.default_rng(1)
+    # the white jitter is drawn per video frame (24-60 fps) and interpolated to 50 fps: a 50 fps series of
+    # independent draws would have a median jitter of about 1.5 jitter; interpolation lowers it on average
+    jitter = np.median([np.median(_jitter(add_video_detector_noise(pixels, rng, jitter=0.01, drift=0.0,
+                                                                    burst_rate=0.0)[..., :2]))
+                        for _ in range(20)])
+    assert 0.3 < jitter < 1.5
+    detected = [1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16]  # the joints a detector reports, not derived
+    swap = np.arange(17)
+    swap[list(H36M_LEFT)], swap[list(H36M_RIGHT)] = H36M_RIGHT, H36M_LEFT
+    swaps = add_video_detector_noise(pixels, rng, jitter=0.0, drift=0.0, burst_rate=1.0, outlier_scale=0.0)
+    own = np.linalg.norm(swaps[:, detected, :2] - pixels[:, detected], axis=-1) < 1e-9
+    other = np.linalg.norm(swaps[:, detected, :2] - pixels[:, swap[detected]], axis=-1) < 1e-9
+    assert np.all(own | other) and other.mean() > 0.5  # a burst puts a joint at its counterpart's place
+    lost = add_video_detector_noise(pixels, rng, jitter=0.0, drift=0.0, burst_rate=1.0, outlier_scale=0.3)
+    nearest = np.minimum(np.linalg.norm(lost[:, detected, :2] - pixels[:, detected], axis=-1),
+                         np.linalg.norm(lost[:, detected, :2] - pixels[:, swap[detected]], axis=-1))
+    assert (nearest > 0.05 * 400).mean() > 0.8  # ... or moves it away
+    assert lost[..., 2].mean() < 0.2  # bad points get low confidence
+    assert set(NOISE_MODELS) == set(CHOICES["data.view_noise_model"])
 
 @needs_cmu
 def test_build_load_and_cli(tmp_path):

@@ -140,6 +140,29 @@ def test_eval_command(tmp_path, monkeypatch, capsys):
     args = parser.parse_args(["eval", "--checkpoint", str(tmp_path / "nope.pt"), "--data", str(data)])
     with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         args.func(args)  # the h2ot command line turns it into one line and exit code 2
+    args = parser.parse_args(["eval", "--baseline", "mean-pose", "--schedule", "1:3", "--data", str(data)])
+    with pytest.raises(ValueError, match="give --checkpoint, not --baseline"):
+        args.func(args)
+
+
+def test_eval_runs_the_same_weights_with_another_schedule(tmp_path, capsys):
+    from tests.helpers import small_model
+
+    data, ckpt = write_eval_files(tmp_path, toy_sequences())
+    model = small_model(schedule="1:13,2:7", pruning="sampler", recovery="interpolation")
+    torch.save({"model_name": model.model_name, "model_kwargs": model.model_kwargs,
+                "state_dict": model.state_dict()}, ckpt)
+    parser = argparse.ArgumentParser()
+    eval_command.register(parser.add_subparsers())
+    results = []
+    for extra in ([], ["--schedule", "1:13"], ["--schedule", "1:13,2:7", "--pruning", "cluster"]):
+        args = parser.parse_args(["eval", "--checkpoint", str(ckpt), "--data", str(data), "--json", *extra])
+        assert args.func(args) == 0
+        results.append(json.loads(capsys.readouterr().out)["average"]["mpjpe"])
+    assert results[0] != results[1] and all(np.isfinite(results))
+    args = parser.parse_args(["eval", "--checkpoint", str(ckpt), "--data", str(data), "--schedule", "1:13,2:5"])
+    with pytest.raises(ValueError, match="token_pos.1"):
+        args.func(args)
 
 
 def test_predict_runs_without_autograd():

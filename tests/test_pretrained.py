@@ -8,8 +8,8 @@ import torch
 
 import h2ot
 from h2ot.pretrained import (WEIGHTS_DIR, PretrainedError, available, export_weights, load_pretrained,
-                             load_weights, sha256)
-from tests.helpers import small_model
+                             load_weights, retokenize, sha256)
+from tests.helpers import clip, small_model
 
 
 def test_previous_release_still_loads():
@@ -79,3 +79,23 @@ def test_weights_only_refuses_pickled_objects(tmp_path):
 
 def test_exported_at_package_level():
     assert h2ot.load_pretrained is load_pretrained
+
+
+def test_retokenize_runs_the_same_weights_with_other_tokens():
+    model = small_model(schedule="1:13,2:7", pruning="sampler", recovery="interpolation").eval()
+    model.pretrained_info = {"name": "tiny", "fps": 25.0}
+    shorter = retokenize(model, "1:13")
+    assert shorter.model_kwargs["schedule"] == [[1, 13]] and not shorter.training
+    assert shorter.pretrained_info == model.pretrained_info
+    own = model.state_dict()
+    assert set(shorter.state_dict()) == set(own) - {"token_pos.1"}
+    for key, value in shorter.state_dict().items():
+        assert torch.equal(value, own[key]), key
+    with torch.no_grad():
+        assert torch.isfinite(shorter(clip(frames=27))).all()
+    longer = retokenize(shorter, "1:13,2:7,3:3", pruning="cluster")
+    assert longer.model_kwargs["pruning"] == "cluster" and torch.all(longer.state_dict()["token_pos.2"] == 0)
+    with pytest.raises(PretrainedError, match=r"tiny: .*token_pos.1: \(1, 7, 32\) in the file, \(1, 5, 32\)"):
+        retokenize(model, "1:13,2:5")
+    with pytest.raises(PretrainedError, match="cannot build"):
+        retokenize(model, pruning="nonsense")

@@ -144,6 +144,28 @@ def test_init_may_switch_the_pruning_strategy(tmp_path, data):
         train(tiny_config(data, tmp_path / "tra", init=str(base / "last.pt"), model=dict(pruned, recovery="attention")))
 
 
+
+def test_init_may_change_the_pruning_schedule(tmp_path, data):
+    """A stage both schedules have keeps its token position embedding; one only the model has starts afresh;
+    one only the checkpoint has is dropped; another token count is refused in one line."""
+    base = tmp_path / "one"
+    train(tiny_config(data, base, model={"depth": 3, "schedule": "1:5", "recovery": "interpolation"}, optim={"epochs": 1}))
+    two = tmp_path / "two"
+    train(tiny_config(data, two, init=str(base / "last.pt"), model={"depth": 3, "schedule": "1:5,2:3", "recovery": "interpolation"},
+                      optim={"epochs": 1, "lr": 1e-12}))
+    a = torch.load(base / "last.pt", weights_only=True)["state_dict"]
+    b = torch.load(two / "last.pt", weights_only=True)["state_dict"]
+    assert set(b) == set(a) | {"token_pos.1"} and b["token_pos.1"].abs().max() < 1e-9  # a new stage: zeros
+    for key, value in a.items():
+        torch.testing.assert_close(b[key], value, rtol=0, atol=1e-9)
+    back = tmp_path / "back"
+    train(tiny_config(data, back, init=str(two / "last.pt"), model={"depth": 3, "schedule": "1:5", "recovery": "interpolation"},
+                      optim={"epochs": 1, "lr": 1e-12}))
+    assert set(torch.load(back / "last.pt", weights_only=True)["state_dict"]) == set(a)
+    with pytest.raises(ValueError, match=r"token_pos.0: \(1, 5, 16\) in the file, \(1, 7, 16\) in the model"):
+        train(tiny_config(data, tmp_path / "seven", init=str(base / "last.pt"),
+                          model={"depth": 3, "schedule": "1:7", "recovery": "interpolation"}))
+
 def test_init_fine_tunes_from_weights(tmp_path, data):
     base = tmp_path / "base"
     train(tiny_config(data, base, optim={"epochs": 1}))
@@ -277,6 +299,10 @@ def test_virtual_views_train_resume_exactly_and_respect_licences(tmp_path, data)
     assert a["model_kwargs"]["input_norm"] == "window" and np.isfinite(a["history"][-1]["test_mpjpe"])
     for key, value in a["state_dict"].items():
         assert torch.equal(value, b["state_dict"][key]), key
+    video = train(config(data, tmp_path / "video", view_noise_model="video"))  # the noise matched to MediaPipe
+    assert np.isfinite(video["final"]["train_loss"]) and video["final"]["train_loss"] != a["history"][-1]["train_loss"]
+    with pytest.raises(ConfigError, match=r"data.view_noise_model: expected one of \['gaussian', 'video'\]"):
+        load_config(None, ["data.view_noise_model=median"])
 
     content = _load_npz(data, ())  # the file holds no pickles: read it as the loaders do
     restricted = tmp_path / "nc.npz"

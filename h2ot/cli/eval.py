@@ -21,6 +21,12 @@ def run(args) -> int:
         raise ValueError("give either --checkpoint (a .pt file, or 'pretrained' for the shipped "
                          "model) or --baseline mean-pose")
     model = None if baseline else load_eval_model(args.checkpoint, args.device)
+    if args.schedule is not None or args.pruning is not None:
+        if model is None:
+            raise ValueError("--schedule and --pruning change a model's tokens: give --checkpoint, not --baseline")
+        from h2ot.pretrained import retokenize
+
+        model = retokenize(model, args.schedule, args.pruning)
     subjects = args.subjects.split(",") if args.subjects else None
     sequences = load_test_sequences(args.data, args.data_2d, subjects,
                                     fps=DEFAULT_FPS if model is None else model_fps(model))
@@ -69,6 +75,11 @@ def register(subparsers) -> argparse.ArgumentParser:
                         "authors' convention)")
     p.add_argument("--subjects", default=None, help="comma list of test subjects (default: the "
                                                     "file's test split, else S9,S11)")
+    p.add_argument("--schedule", default=None,
+                   help="run the same weights with another pruning schedule, e.g. 1:121,3:81 (the stages both "
+                        "schedules have must keep their token counts)")
+    p.add_argument("--pruning", default=None, help="run the same weights with another token selection: "
+                                                   "sampler, cluster, motion or attention")
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--device", default="cpu", type=device_arg)

@@ -86,7 +86,8 @@ def training_windows(cfg: DataConfig, train: list, frames: int, in_channels: int
             strides = [next((int(v) for k, v in cfg.stride_by_prefix.items() if subject.startswith(k)), stride)
                        for subject, _ in train]
             return VirtualViewWindows([clip for _, clip in train], frames, strides, in_channels=in_channels,
-                                      flip_augment=cfg.flip_augment, noise=cfg.view_noise,
+                                      flip_augment=cfg.flip_augment,
+                                      noise=cfg.view_noise and cfg.view_noise_model,
                                       bone_jitter=cfg.bone_jitter)
         return PoseWindows(train, frames, "seq2seq", train=True, stride=stride, flip_augment=cfg.flip_augment,
                            in_channels=in_channels, pad_short=cfg.pad_short)

@@ -31,7 +31,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .camera import Camera, look_at, matrix_to_quaternion, normalize_screen
-from .mocap import add_detector_noise, h36m_bone_lengths
+from .mocap import NOISE_MODELS, h36m_bone_lengths
 from .skeleton import derive_torso, flip_pose, set_bone_lengths
 
 #: landscape image sizes drawn from (portrait swaps them)
@@ -132,14 +132,16 @@ def pinhole(points_cam: np.ndarray, camera: Camera) -> np.ndarray:
 
 
 def render_view(positions: np.ndarray, camera: Camera, rng: np.random.Generator | None = None,
-                noise: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                noise: bool | str = True) -> tuple[np.ndarray, np.ndarray]:
     """World poses ``[F, 17, 3]`` → (2D ``[F, 17, 3]`` normalised screen coordinates + confidence,
     camera-frame 3D ``[F, 17, 3]``). The 2D torso joints are derived from the projected hips and shoulders
-    (:func:`derive_torso`), as from a detector's keypoints; ``noise`` adds :func:`add_detector_noise`."""
+    (:func:`derive_torso`), as from a detector's keypoints; ``noise`` adds a detector-noise model of
+    :data:`h2ot.data.mocap.NOISE_MODELS` by name (``True``: ``"gaussian"``, ``False``: none)."""
     cam3d = camera.world_to_camera(positions)
     pixels = derive_torso(pinhole(cam3d, camera))
     if noise:
-        kp = add_detector_noise(pixels, rng if rng is not None else np.random.default_rng())
+        model = NOISE_MODELS["gaussian" if noise is True else noise]
+        kp = model(pixels, rng if rng is not None else np.random.default_rng())
     else:
         kp = np.concatenate([pixels, np.ones(pixels.shape[:-1] + (1,))], axis=-1)
     kp[..., :2] = normalize_screen(kp[..., :2], camera.res_w, camera.res_h)
@@ -155,11 +157,12 @@ class VirtualViewWindows(Dataset):
     ``clips``: list of ``[T, 17, 3]`` world metres (Z up). Windows start every ``stride`` frames (clips
     shorter than F are edge-padded; ``stride`` may be a list, one per clip). ``bone_jitter``: None keeps the recorded bone lengths; a number
     J ≥ 0 gives every window a random person around the Human3.6M reference lengths
-    (:func:`h2ot.data.mocap.h36m_bone_lengths`). Items: the dict of :class:`~h2ot.data.windows.PoseWindows`.
+    (:func:`h2ot.data.mocap.h36m_bone_lengths`). ``noise``: the detector-noise model, as for :func:`render_view`.
+    Items: the dict of :class:`~h2ot.data.windows.PoseWindows`.
     """
 
     def __init__(self, clips: list[np.ndarray], frames: int, stride: int | list[int], in_channels: int = 2,
-                 flip_augment: bool = True, noise: bool = True, bone_jitter: float | None = None,
+                 flip_augment: bool = True, noise: bool | str = True, bone_jitter: float | None = None,
                  ranges: ViewRange = ViewRange()):
         if not clips or min(len(c) for c in clips) == 0:
             raise ValueError("VirtualViewWindows needs at least one clip, and no empty one")

@@ -22,12 +22,12 @@ from .cameras import (H36M_LIKE_INTRINSICS, H36M_LIKE_VIEWS, _camera_at, h36m_li
                       render_2d)
 from .clip import (UNITS, MocapClip, align_floor, detect_units, is_tpose_frame, leading_frames_to_drop, load_bvh_h36m,
                    resample)
-from .noise import add_detector_noise
+from .noise import NOISE_MODELS, add_detector_noise, add_video_detector_noise
 from .rigs import MAPPING_PRESETS, detect_preset, mapping_matrix
 from .sources import (CMU_TEST_SUBJECTS, SOURCE_OF_PRESET, SOURCES, Source, bvh_files, clip_subjects,
                       folder_licence)
 
-__all__ = ['add_detector_noise',
+__all__ = ['NOISE_MODELS', 'add_detector_noise', 'add_video_detector_noise',
            'align_floor',
            'bone_stats',
            'build_mocap_dataset',
