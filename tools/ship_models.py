@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from h2ot.pretrained import WEIGHTS_DIR, export_weights, read_weights
+from h2ot.pretrained import WEIGHTS_DIR, export_weights
 
 INPUT = {
     "channels": 2, "channel_names": ["x", "y"], "frames": 243, "fps": 50,
@@ -33,28 +33,20 @@ OUTPUT = ("root-relative 3D joints [B, 243, 17, 3] in metres, in the axes of the
           "person (the input's scale is normalised away)")
 
 
-def retokenized(checkpoint: Path, schedule: str, out: Path) -> Path:
-    """The training ``checkpoint``'s weights under another pruning ``schedule``, written to ``out``."""
-    import torch
-
+def shipped_model(checkpoint: Path):
+    """The training ``checkpoint``'s lifter run with the shipped :data:`SCHEDULE`."""
     from h2ot.pretrained import build_from_weights, retokenize
 
-    model = retokenize(build_from_weights(checkpoint)[0], schedule)
-    torch.save({"model_name": model.model_name, "model_kwargs": model.model_kwargs,
-                "state_dict": model.state_dict()}, out)
-    return out
+    return retokenize(build_from_weights(checkpoint)[0], SCHEDULE)
 
 
-def describe(checkpoint: Path) -> tuple[str, dict]:
-    """The card's model description and cost, measured on the model ``checkpoint`` declares."""
+def describe(model) -> tuple[str, dict]:
+    """The card's model description and cost, measured on ``model``."""
     import torch
 
-    from h2ot.models import create_model
     from h2ot.profile import count_flops, count_flops_paper
 
-    ckpt = read_weights(checkpoint)
-    kwargs = ckpt["model_kwargs"]
-    model = create_model(ckpt["model_name"], **kwargs).eval()
+    kwargs = model.model_kwargs
     x = torch.zeros(1, model.frames, 17, model.in_channels)
     with torch.no_grad():
         cost = {"params": sum(p.numel() for p in model.parameters()),
@@ -67,6 +59,8 @@ def describe(checkpoint: Path) -> tuple[str, dict]:
             f"{cost['gflops_all_ops_per_clip']:.2f} GFLOPs (all ops) / {cost['gflops_paper_per_clip']:.2f} (paper "
             f"convention) per {kwargs['frames']}-frame clip")
     return text, cost
+
+
 VIEWS = ("a fresh camera per window like a real video's (h2ot.data.views.ViewRange: portrait and landscape, 18-200 mm "
          "equivalent, the person 10-95 % of the height, 1.5-15 m, elevation -15..50 deg, roll +-15 deg, anywhere in "
          "the frame; half of the views typical: -5..20 deg, roll +-3 deg, centred), every window a random person "
@@ -105,6 +99,8 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=Path("benchmarks/results/real_video.json"))
     parser.add_argument("--only", choices=["free", "nc"], help="write only this model (the other stays as it is)")
     args = parser.parse_args()
+    import torch
+
     results = json.loads(args.results.read_text()) if args.results.is_file() else {}
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     common = {"input": INPUT, "output": OUTPUT, "commit": commit,
@@ -164,9 +160,12 @@ def main() -> None:
         card["history"] = {run: history(args.runs / run / "last.pt") for run in runs}
         card["metrics"] = results.get(short[name], {})
         card["baselines"] = {k: results[k] for k in ("mean-pose", "clip-mean") if k in results}
-        with tempfile.TemporaryDirectory() as tmp:
-            checkpoint = retokenized(args.runs / runs[-1] / "last.pt", SCHEDULE, Path(tmp) / "weights.pt")
-            card["description"], card["cost"] = describe(checkpoint)
+        model = shipped_model(args.runs / runs[-1] / "last.pt")
+        card["description"], card["cost"] = describe(model)
+        with tempfile.TemporaryDirectory() as tmp:  # export_weights reads a checkpoint file
+            checkpoint = Path(tmp) / "weights.pt"
+            torch.save({"model_name": model.model_name, "model_kwargs": model.model_kwargs,
+                        "state_dict": model.state_dict()}, checkpoint)
             out = export_weights(checkpoint, WEIGHTS_DIR / f"{name}.pt", card)
         print(f"wrote {out['file']} ({out['bytes'] / 1e6:.1f} MB, sha256 {out['sha256'][:12]}…)")
 
