@@ -101,6 +101,7 @@ class LossConfig:
     tc: float = 0.5               # temporal consistency: weighted mean squared frame difference
     mpjve: float = 2.0            # velocity error
     n_mpjpe: float = 0.0          # scale-normalised MPJPE
+    reprojection: float = 0.0     # the 3D vs its 2D input under the best weak-perspective camera (fraction of size)
     joint_weights: Optional[list] = None  # default: MixSTE's [1,1,2.5,2.5,1,2.5,2.5,1,1,1,1.5,1.5,4,4,1.5,4,4]
 
 

@@ -55,15 +55,42 @@ def n_mpjpe(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None 
     return mpjpe(scale * pred, target, mask)
 
 
-TERMS = ("mpjpe", "weighted_mpjpe", "tc", "mpjve", "n_mpjpe")
+def reprojection(pred: torch.Tensor, x2d: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Reprojection consistency as a loss: the torch twin of :func:`h2ot.metrics.reprojection_error`
+    (a fraction, not percent), differentiable in ``pred``.
+
+    ``x2d`` ``[B, T, J, 2|3]``: the 2D the model was given (any translation and scale; a third channel
+    weights the joints, as the metric's ``conf``). Per frame the best weak-perspective camera (scale
+    ``s >= 0``, 2D shift, closed form) maps ``pred``'s x, y onto ``x2d``; the loss is the weighted mean
+    joint distance over the larger side of the 2D box, averaged over frames.
+    """
+    x2d = x2d.to(pred.dtype)
+    xy = x2d[..., :2]
+    w = x2d[..., 2].clamp_min(0.0) if x2d.shape[-1] > 2 else torch.ones_like(xy[..., 0])
+    total = w.sum(-1, keepdim=True).clamp_min(1e-8)
+    centre = lambda v: v - (w[..., None] * v).sum(-2, keepdim=True) / total[..., None]  # noqa: E731
+    dp, dx = centre(pred[..., :2]), centre(xy)
+    num = (w[..., None] * dp * dx).sum((-2, -1))
+    den = (w[..., None] * dp * dp).sum((-2, -1)).clamp_min(1e-12)
+    scale = num.clamp_min(0.0) / den
+    residual = torch.linalg.vector_norm(scale[..., None, None] * dp - dx, dim=-1)
+    seen = (w > 0)[..., None]
+    big = torch.finfo(xy.dtype).max
+    box = (torch.where(seen, xy, -big).amax(-2) - torch.where(seen, xy, big).amin(-2)).amax(-1)
+    per_frame = (w * residual).sum(-1) / total[..., 0] / box.clamp_min(1e-8)
+    return _masked_mean(per_frame, mask)
 
 
-def pose_loss(pred: torch.Tensor, target: torch.Tensor, cfg, mask: torch.Tensor | None = None
-              ) -> tuple[torch.Tensor, dict[str, float]]:
+TERMS = ("mpjpe", "weighted_mpjpe", "tc", "mpjve", "n_mpjpe", "reprojection")
+
+
+def pose_loss(pred: torch.Tensor, target: torch.Tensor, cfg, mask: torch.Tensor | None = None,
+              x2d: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Weighted sum of the terms whose weight in ``cfg`` (a ``LossConfig`` or dict) is not 0.
 
     Returns the total and a dict of the unweighted terms (floats, for logging). Terms over time
     (``tc``, ``mpjve``) need at least two frames and are skipped for single-frame targets.
+    ``reprojection`` needs ``x2d``, the model's 2D input at the frames of ``pred``.
     """
     get = cfg.get if isinstance(cfg, dict) else (lambda k, d=None: getattr(cfg, k, d))
     joint_w = get("joint_weights") or MIXSTE_JOINT_WEIGHTS
@@ -86,8 +113,13 @@ def pose_loss(pred: torch.Tensor, target: torch.Tensor, cfg, mask: torch.Tensor 
             value = temporal_consistency(pred, joint_w, mask)
         elif name == "mpjve":
             value = mpjve(pred, target, mask)
-        else:
+        elif name == "n_mpjpe":
             value = n_mpjpe(pred, target, mask)
+        else:
+            if x2d is None or x2d.shape[:-1] != pred.shape[:-1]:
+                raise ValueError(f"the reprojection loss needs the 2D input shaped {tuple(pred.shape[:-1])} + "
+                                 f"(2|3,), got {None if x2d is None else tuple(x2d.shape)}")
+            value = reprojection(pred, x2d.float(), mask)
         total = total + weight * value
         terms[name] = float(value.detach())
     return total, terms

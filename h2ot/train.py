@@ -153,12 +153,12 @@ def resume_checkpoint(cfg: TrainConfig, resume: bool | str, model) -> dict | Non
 
 
 def _supervise(model, x, y, pipeline: str):
-    """Prediction and matching target. seq2frame supervises every kept frame (as the authors do)."""
+    """Prediction, matching target and 2D input. seq2frame supervises every kept frame (as the authors do)."""
     if pipeline == "seq2frame":
         pred, kept = model(x, return_kept=True)
-        target = torch.gather(y, 1, kept[:, :, None, None].expand(-1, -1, *y.shape[2:]))
-        return pred, target
-    return model(x), y
+        at = lambda v: torch.gather(v, 1, kept[:, :, None, None].expand(-1, -1, *v.shape[2:]))  # noqa: E731
+        return pred, at(y), at(x)
+    return model(x), y, x
 
 
 def train_epoch(cfg, epoch: int, net, model, loader, steps: int, opt, scaler, autocast, device,
@@ -172,8 +172,8 @@ def train_epoch(cfg, epoch: int, net, model, loader, steps: int, opt, scaler, au
         x = augment_2d(batch["input"], cfg.data.scale_augment, cfg.data.shift_augment).to(device, non_blocking=True)
         y = batch["target"].to(device, non_blocking=True)
         with autocast:
-            pred, target = _supervise(net, x, y, model.pipeline)
-        loss, terms = pose_loss(pred, target, cfg.loss)
+            pred, target, x2d = _supervise(net, x, y, model.pipeline)
+        loss, terms = pose_loss(pred, target, cfg.loss, x2d=x2d)
         if not torch.isfinite(loss):
             raise RuntimeError(f"epoch {epoch + 1} step {step + 1}: the loss is {float(loss)}; lower optim.lr "
                                "or turn on optim.grad_clip")

@@ -78,3 +78,25 @@ def test_pose_loss_backpropagates():
     total, _ = losses.pose_loss(pred, target, LossConfig(n_mpjpe=0.5))
     total.backward()
     assert torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+
+
+def test_reprojection_loss_matches_the_metric_and_is_zero_for_a_weak_perspective_view():
+    from h2ot.metrics import reprojection_error
+    pred, other = _pair(7, b=2, t=4)
+    view = 3.0 * pred[..., :2] + torch.tensor([0.4, -1.0])  # scaled and shifted: explained exactly
+    assert losses.reprojection(pred, view).item() == pytest.approx(0.0, abs=1e-6)
+    x2d = other[..., :2]
+    conf = torch.rand(2, 4, 17, generator=torch.Generator().manual_seed(1))
+    ref = reprojection_error(pred.numpy(), x2d.numpy(), conf.numpy()).mean() / 100.0
+    got = losses.reprojection(pred, torch.cat([x2d, conf[..., None]], dim=-1)).item()
+    assert got == pytest.approx(ref, rel=1e-5) and got > 0.05
+
+
+def test_pose_loss_reprojection_needs_the_2d_and_backpropagates():
+    pred, target = _pair(8)
+    with pytest.raises(ValueError, match="reprojection loss needs the 2D input"):
+        losses.pose_loss(pred, target, {"reprojection": 1.0})
+    pred.requires_grad_(True)
+    total, terms = losses.pose_loss(pred, target, {"reprojection": 1.0}, x2d=target[..., :2])
+    total.backward()
+    assert set(terms) == {"reprojection"} and torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0

@@ -95,10 +95,15 @@ def test_train_writes_checkpoints_logs_and_eval_format(tmp_path, data):
         train(tiny_config(data, out))
 
 
-def test_seq2frame_supervises_kept_frames(tmp_path, data):
-    summary = train(tiny_config(data, tmp_path / "s2f", model={"pipeline": "seq2frame", "schedule": "1:5"},
-                                optim={"epochs": 1}))
-    assert np.isfinite(summary["final"]["train_loss"]) and np.isfinite(summary["final"]["test_mpjpe"])
+@pytest.mark.parametrize("pipeline", ["seq2frame", "seq2seq"])
+def test_supervision_with_the_reprojection_loss(tmp_path, data, pipeline):
+    """seq2frame supervises every kept frame (as the authors do); the reprojection term sees the 2D of the
+    frames it scores."""
+    summary = train(tiny_config(data, tmp_path / pipeline, model={"pipeline": pipeline, "schedule": "1:5"},
+                                optim={"epochs": 1}, loss={"reprojection": 0.5}))
+    final = summary["final"]
+    assert np.isfinite(final["train_loss"]) and np.isfinite(final["test_mpjpe"])
+    assert 0 < final["train_reprojection"] < 1
 
 
 def test_resume_gives_the_same_weights(tmp_path, data):
