@@ -134,7 +134,7 @@ def main() -> None:
                                                                     config="configs/pretrained_free.yaml",
                                                                     init="runs/free4/last.pt", seed=2036, epochs=10,
                                                                     end="1.2e-5", number=6,
-                                                                    minutes="34 (two epochs beside an evaluation)"),
+                                                                    minutes=34),
                                           "free9")]),
         "h2ot_mixste_nc": dict(common, name="h2ot_mixste_nc",
                                license="CC BY-NC 4.0: NON-COMMERCIAL use only. Trained on the Bandai Namco Research "
