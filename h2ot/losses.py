@@ -119,7 +119,7 @@ def pose_loss(pred: torch.Tensor, target: torch.Tensor, cfg, mask: torch.Tensor 
             if x2d is None or x2d.shape[:-1] != pred.shape[:-1]:
                 raise ValueError(f"the reprojection loss needs the 2D input shaped {tuple(pred.shape[:-1])} + "
                                  f"(2|3,), got {None if x2d is None else tuple(x2d.shape)}")
-            value = reprojection(pred, x2d.float(), mask)
+            value = reprojection(pred, x2d, mask)
         total = total + weight * value
         terms[name] = float(value.detach())
     return total, terms

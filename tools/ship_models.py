@@ -80,12 +80,13 @@ STAGE_4 = ("stage 4 ({run}): stage 3 continued, {config} with init={init}, lr 1.
 STAGE_ANNEAL = ("stage {number} ({run}): the learning rate annealed, {config} with init={init} (the previous stage's last "
            "epoch), lr 4.5e-5 x0.8/epoch down to {end}, seed {seed}; {epochs} epochs x 40 steps x 16 windows, 2 "
            "threads, nothing else running, {minutes} min")
-STAGE_REPROJECTION = ("stage {number} ({run}): fine-tuned with the shipped schedule 1:121,3:81 and the reprojection loss, "
-                      "{config} with init={init}, model.schedule=1:121,3:81, loss.reprojection=1, lr 5e-5 x0.85/epoch "
-                      "down to {end}, seed {seed}; {epochs} epochs x 40 steps x 16 windows, 2 threads, {minutes} min")
 SCHEDULE = "1:121,3:81"  # the shipped schedule: the training stages' without its last pruning stage (5:27)
 STAGE_SCHEDULE = ("stage {number}: no training; the previous stage's weights run without their last pruning stage "
                   "(schedule " + SCHEDULE + " instead of 1:121,3:81,5:27; h2ot.pretrained.retokenize)")
+STAGE_REPROJECTION = ("stage {number} ({run}): fine-tuned with the shipped schedule " + SCHEDULE + " and the reprojection "
+                      "loss, {config} with init={init}, model.schedule=" + SCHEDULE + ", loss.reprojection=1, lr 5e-5 "
+                      "x0.85/epoch down to {end}, seed {seed}; {epochs} epochs x 40 steps x 16 windows, 2 threads, "
+                      "{minutes} min")
 
 
 def history(checkpoint: str) -> list[dict]:
