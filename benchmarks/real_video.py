@@ -25,6 +25,14 @@ MPJPE is measured in each camera's frame; the models trained on look-at targets 
 camera turned to the person, so their MPJPE includes the off-axis angle (up to about 35° in the wide test;
 small for the lab cameras), P-MPJPE does not. Baselines: ``mean-pose`` (one constant pose) and ``clip-mean`` (each clip-and-camera its own mean pose,
 an oracle that knows the facing) are scored on the same 3D.
+
+``--validation`` scores the sets used to choose between candidate weights instead, so that no choice is made on
+the sets above (default ``--json benchmarks/results/validation.json``, ``--table`` docs/tables/validation.md):
+
+- **HumanEva-I Train** (Walk, Jog, Box; the half of HumanEva-I that the Validate split does not have; no model
+  trains on either);
+- **video**: the source video of the demo clip (``../shared/data/video/sports2d_demo.mp4``, 30 s) without the
+  3.5 s the demo clip was cut from (``tools/make_demo_clip.py``: from 1.0 s): reprojection and proportions.
 """
 from __future__ import annotations
 
@@ -47,12 +55,16 @@ try:
 except ImportError:  # run as a script
     from doc_tables import add_table_argument, publish
 
-HUMANEVA = Path("../shared/data/humaneva")
-SETS = {
-    "CMU test, retargeted": ("runs/data/cmu_h36mbones_det_test.npz", None),
-    "wide test": ("runs/data/all_wide.npz", None),
-    "HumanEva-I": (str(HUMANEVA / "data_3d_humaneva15.npz"), str(HUMANEVA / "data_2d_humaneva15_gt.npz")),
+HUMANEVA = (str(Path("../shared/data/humaneva") / "data_3d_humaneva15.npz"),
+            str(Path("../shared/data/humaneva") / "data_2d_humaneva15_gt.npz"))
+TEST_SETS = {  # name: (3D file, 2D file, HumanEva-I split)
+    "CMU test, retargeted": ("runs/data/cmu_h36mbones_det_test.npz", None, None),
+    "wide test": ("runs/data/all_wide.npz", None, None),
+    "HumanEva-I": (*HUMANEVA, None),
 }
+VALIDATION_SETS = {"HumanEva-I Train": (*HUMANEVA, "Train")}
+VIDEO = Path("../shared/data/video/sports2d_demo.mp4")
+DEMO_CUT = (1.0, 4.5)  # seconds of VIDEO in the demo clip (tools/make_demo_clip.py's defaults)
 FRAMINGS = [(1920, 1080), (1080, 1920), (640, 480), (720, 1280), (3840, 2160), (1000, 1000), (480, 854),
             (1280, 720), (2160, 3840), (800, 600)]
 
@@ -70,8 +82,10 @@ def framings(keypoints: np.ndarray, seed: int = 4) -> list[tuple[np.ndarray, tup
     return out
 
 
-def demo_row(lifter: Lifter, clip) -> dict:
-    keep = clip.detected
+def demo_row(lifter: Lifter, clip, keep: np.ndarray | None = None) -> dict:
+    """Reprojection and proportions on the frames ``keep`` (default: those with a detection), and the spread
+    over ten framings."""
+    keep = clip.detected if keep is None else keep & clip.detected
     poses = lifter.predict(clip.keypoints2d, clip.image_size, clip.fps)
     lengths = np.median(bone_lengths(poses[keep]), axis=0)
     error = reprojection_error(poses[keep], clip.keypoints2d[keep, :, :2], clip.keypoints2d[keep, :, 2])
@@ -85,12 +99,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", required=True, help="NAME=CHECKPOINT")
     add_table_argument(parser, "real-video")
-    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/real_video.json"))
+    parser.add_argument("--validation", action="store_true",
+                        help="score the validation sets (HumanEva-I Train, the video without the demo's cut)")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="results file (default benchmarks/results/real_video.json, with --validation "
+                             "validation.json)")
     parser.add_argument("--update", action="store_true",
                         help="keep the other models' rows of --json (measured earlier) and replace only these")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    clip = infer_video(render=False, sides=False)
+    sets = VALIDATION_SETS if args.validation else TEST_SETS
+    args.json = args.json or Path(f"benchmarks/results/{'validation' if args.validation else 'real_video'}.json")
+    if args.validation and args.table is not None and args.table.name == "real-video.md":
+        args.table = args.table.with_name("validation.md")
+    clip = infer_video(VIDEO if args.validation else None, render=False, sides=False)
+    seconds = np.arange(clip.num_frames) / clip.fps if clip.times is None else clip.times
+    keep = ((seconds < DEMO_CUT[0]) | (seconds >= DEMO_CUT[1])) if args.validation else None
     results: dict = json.loads(args.json.read_text()) if args.update and args.json.is_file() else {}
     sequences_at: dict = {}
     for spec in args.model:
@@ -98,27 +122,28 @@ def main() -> None:
         model = load_eval_model(checkpoint or name)
         fps = model_fps(model)
         row = {}
-        for set_name, (data, data_2d) in SETS.items():
+        for set_name, (data, data_2d, split) in sets.items():
             if (set_name, fps) not in sequences_at:
-                sequences_at[(set_name, fps)] = load_test_sequences(data, data_2d, fps=fps)
+                sequences_at[(set_name, fps)] = load_test_sequences(data, data_2d, fps=fps, split=split)
             result = evaluate(model, sequences_at[(set_name, fps)], protocol="mpjpe,p-mpjpe", flip=True)
             row[set_name] = result["average"]
-        row["demo"] = demo_row(Lifter(model, fps=fps), clip)
+        row["demo"] = demo_row(Lifter(model, fps=fps), clip, keep)
         results[name] = row
         print(name, json.dumps(row), flush=True)
     for baseline in ("mean-pose", "clip-mean"):
         results[baseline] = {}
-        for set_name in SETS:  # the baselines need no model: any frame rate's sequences will do
+        for set_name in sets:  # the baselines need no model: any frame rate's sequences will do
             sequences = next(v for (s, _), v in sequences_at.items() if s == set_name)
             results[baseline][set_name] = evaluate_baseline(sequences, baseline, protocol="mpjpe,p-mpjpe")["average"]
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
 
-    head = " | ".join(f"{s} MPJPE / P-MPJPE (mm)" for s in SETS)
-    rows = [f"| model | {head} | demo: reprojection | demo: pelvis→hip, thorax→shoulder (m) | "
-            "framing spread (mm) |", "|---|" + "---|" * (len(SETS) + 3)]
+    head = " | ".join(f"{s} MPJPE / P-MPJPE (mm)" for s in sets)
+    video = "video" if args.validation else "demo"
+    rows = [f"| model | {head} | {video}: reprojection | {video}: pelvis→hip, thorax→shoulder (m) | "
+            "framing spread (mm) |", "|---|" + "---|" * (len(sets) + 3)]
     for name, row in results.items():
-        cells = [f"{row[s]['mpjpe']:.1f} / {row[s]['p-mpjpe']:.1f}" for s in SETS]
+        cells = [f"{row[s]['mpjpe']:.1f} / {row[s]['p-mpjpe']:.1f}" for s in sets]
         demo = row.get("demo")
         cells += ([f"{demo['reprojection_pct']:.1f} %", f"{demo['pelvis_hip_m']:.3f}, {demo['thorax_shoulder_m']:.3f}",
                    f"{demo['framing_spread_mm']:.1f}"] if demo else ["-", "-", "-"])

@@ -206,6 +206,24 @@ def test_cli_baseline_on_humaneva(raw, capsys):
     assert "| Protocol | Box | Jog | Walk | Avg |" in out and "15 of 17 joints scored" in out
 
 
+def test_train_split_is_a_separate_validation_set(raw, capsys):
+    """``--split Train``: HumanEva-I's other half, the frames the Validate split does not have."""
+    train = he.load_humaneva(PATH_3D, PATH_2D, split="Train")
+    validate = he.load_humaneva(PATH_3D, PATH_2D)
+    assert {s.subject for s in train} == {"Train/S1", "Train/S2", "Train/S3"}
+    assert {s.group for s in train} == {"Walk", "Jog", "Box"}
+    assert {s.subject for s in validate} == {"Validate/S1", "Validate/S2", "Validate/S3"}
+    positions_3d = raw[0]  # the two splits share no mocap frame
+    frames = {split: {np.round(f, 4).tobytes() for key, acts in positions_3d.items() if key.startswith(split)
+                      for a in acts.values() for f in a} for split in ("Train", "Validate")}
+    assert len(frames["Train"]) > 3000 and not frames["Train"] & frames["Validate"]
+    assert main(_args("--baseline", "mean-pose", "--protocol", "mpjpe", "--json", "--split", "Train")) == 0
+    assert json.loads(capsys.readouterr().out)["frames"] == sum(len(s) for s in he.load_humaneva(
+        PATH_3D, PATH_2D, split="Train", fps=50.0))
+    with pytest.raises(ValueError, match="expected one of Validate, Train"):
+        he.load_humaneva(PATH_3D, PATH_2D, split="Test")
+
+
 def test_cli_missing_file_exits_2_with_one_line(raw, tmp_path, capsys):
     missing = tmp_path / "nope.npz"
     for argv in (["eval", "--baseline", "mean-pose", "--data", str(PATH_3D), "--data-2d", str(missing)],

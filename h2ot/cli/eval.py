@@ -29,7 +29,7 @@ def run(args) -> int:
         model = retokenize(model, args.schedule, args.pruning)
     subjects = args.subjects.split(",") if args.subjects else None
     sequences = load_test_sequences(args.data, args.data_2d, subjects,
-                                    fps=DEFAULT_FPS if model is None else model_fps(model))
+                                    fps=DEFAULT_FPS if model is None else model_fps(model), split=args.split)
     if model is None:
         result = evaluate_baseline(sequences, baseline, protocol=args.protocol)
     else:
@@ -75,6 +75,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                         "authors' convention)")
     p.add_argument("--subjects", default=None, help="comma list of test subjects (default: the "
                                                     "file's test split, else S9,S11)")
+    p.add_argument("--split", default=None, choices=("Validate", "Train"),
+                   help="HumanEva-I only: Validate (the standard test split, default) or Train (used here as a "
+                        "validation set to choose between models; no model of ours trains on HumanEva-I)")
     p.add_argument("--schedule", default=None,
                    help="run the same weights with another pruning schedule, e.g. 1:121,3:81 (the stages both "
                         "schedules have must keep their token counts)")

@@ -70,6 +70,7 @@ SCORED_JOINTS = tuple(j for j, src in enumerate(HUMANEVA_TO_H36M) if isinstance(
 FPS = 60.0  # the HumanEva-I mocap and the VideoPose3D files
 RESOLUTION = (640, 480)  # colour cameras C1-C3
 ACTIONS = ("Walk", "Jog", "Box")  # the standard evaluation actions (Validate split)
+SPLITS = ("Validate", "Train")  # the standard test split; the other one, used here to validate (never trained on)
 
 #: Camera extrinsics of HumanEva-I's colour cameras C1, C2, C3 per subject, as published with the
 #: dataset and listed in VideoPose3D's ``common/humaneva_dataset.py``
@@ -178,6 +179,8 @@ def load_humaneva(path_3d, path_2d, split: str = "Validate", actions=ACTIONS, fp
     :func:`h2ot.data.camera.normalize_screen` (640×480). Each sequence's ``joints`` is
     :data:`SCORED_JOINTS`: spine and neck/nose are not scored.
     """
+    if split not in SPLITS:
+        raise ValueError(f"HumanEva-I split: expected one of {', '.join(SPLITS)}, got {split!r}")
     data_3d = _load_npz(path_3d, ("positions_3d",))
     data_2d = _load_npz(path_2d, ("positions_2d",))
     meta = data_2d.get("metadata")

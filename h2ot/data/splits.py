@@ -18,18 +18,22 @@ def _is_humaneva(meta: dict) -> bool:
 
 
 def load_test_sequences(data: str, data_2d: str | None = None, subjects=None,
-                        fps: float | None = None) -> list[Sequence]:
+                        fps: float | None = None, split: str | None = None) -> list[Sequence]:
     """Test sequences from a data file: MPI-INF-3DHP (key ``data``) or VideoPose3D layout; for the
     latter the test subjects are ``subjects``, else the file's ``metadata["subjects_test"]``, else
     Human3.6M's S9, S11. HumanEva-I (the 2D file's ``metadata`` says ``humaneva15`` / 15 joints):
-    the Validate split, Walk/Jog/Box, all 3 cameras, resampled to ``fps`` (default 50), scored on
-    its 15 joints (:func:`h2ot.data.humaneva.load_humaneva`)."""
+    the Validate split (``split="Train"``: its Train split, a validation set), Walk/Jog/Box, all 3 cameras,
+    resampled to ``fps`` (default 50), scored on its 15 joints (:func:`h2ot.data.humaneva.load_humaneva`);
+    ``split`` is refused for other files."""
     keys, meta = npz_metadata(data)
     if "data" in keys:
         return load_3dhp(data)
     meta_2d = npz_metadata(data_2d)[1] if data_2d is not None else {}
     if _is_humaneva(meta) or _is_humaneva(meta_2d):
-        return load_humaneva(data, data_2d, fps=float(fps or 50.0), subjects=subjects)
+        return load_humaneva(data, data_2d, split=split or "Validate", fps=float(fps or 50.0), subjects=subjects)
+    if split is not None:
+        raise ValueError(f"{data}: a split ({split!r}) can be chosen for HumanEva-I only; this file's test "
+                         "subjects are chosen with subjects")
     if subjects is None:
         subjects = meta.get("subjects_test") or SUBJECTS_TEST
     return load_vp3d(data, data_2d, subjects=subjects)
