@@ -10,6 +10,8 @@ latency. Policies:
 
 - ``default``: PyTorch's own (one thread per core, OpenMP threads spin while they wait);
 - ``passive``: the same threads, ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep instead of spinning);
+- ``short spin``: the same threads, ``GOMP_SPINCOUNT=2000`` (waiting threads spin briefly, then sleep; what the
+  command line sets, :func:`h2ot.threads.prepare_process`);
 - ``1 thread``: ``torch.set_num_threads(1)``;
 - ``auto``: ``threads="auto"`` (:func:`h2ot.threads.inference_threads`): the cores that other processes'
   runnable threads leave free.
@@ -26,14 +28,15 @@ import subprocess
 import sys
 import time
 
-from h2ot.threads import runnable_others
+from h2ot.threads import SHORT_SPIN, runnable_others
 
 try:
     from benchmarks.doc_tables import add_table_argument, publish
 except ImportError:  # run as a script
     from doc_tables import add_table_argument, publish
 
-POLICIES = {"default": {}, "passive": {"OMP_WAIT_POLICY": "PASSIVE"}, "1 thread": {"H2OT_BENCH_THREADS": "1"},
+POLICIES = {"default": {}, "passive": {"OMP_WAIT_POLICY": "PASSIVE"},
+            "short spin": {"GOMP_SPINCOUNT": str(SHORT_SPIN)}, "1 thread": {"H2OT_BENCH_THREADS": "1"},
             "auto": {"H2OT_BENCH_THREADS": "auto"}}
 
 COMPETITOR = """

@@ -42,28 +42,39 @@ def runnable_others(samples: int = 5, interval: float = 0.02) -> float:
     return float(statistics.median(counts))
 
 
-def passive_waits() -> bool:
-    """Whether OpenMP's waiting threads sleep (``OMP_WAIT_POLICY=PASSIVE``) instead of spinning."""
-    return os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"
+#: libgomp's spins before a waiting OpenMP thread sleeps, as the command line sets it (libgomp's default: 300,000).
+SHORT_SPIN = 2000
+
+
+def waits_sleep() -> bool:
+    """Whether OpenMP's waiting threads soon sleep instead of spinning: ``OMP_WAIT_POLICY=PASSIVE``, or libgomp's
+    ``GOMP_SPINCOUNT`` at most :data:`SHORT_SPIN`."""
+    if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":
+        return True
+    try:
+        return int(os.environ.get("GOMP_SPINCOUNT", "")) <= SHORT_SPIN
+    except ValueError:
+        return False
 
 
 def prepare_process() -> bool:
-    """Before PyTorch is imported (the command line does this first): when other processes are already
-    competing for the cores and the user set no policy, make OpenMP's waiting threads sleep
-    (``OMP_WAIT_POLICY=PASSIVE``): measured beside one 2-thread job, 1.9x the quiet latency instead of 3.8x.
-    On a quiet machine nothing changes (spinning is faster there). Returns whether it set the policy."""
-    if "OMP_WAIT_POLICY" in os.environ or "torch" in sys.modules or runnable_others() < 1:
+    """Before PyTorch is imported (the command line does this first), unless the user chose a wait policy
+    (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``): let OpenMP's waiting threads spin only briefly before they sleep
+    (``GOMP_SPINCOUNT`` = :data:`SHORT_SPIN`; PyTorch's Linux wheels use libgomp). Measured in docs/measuring.md:
+    as fast as the default on a quiet machine, and beside other jobs close to ``OMP_WAIT_POLICY=PASSIVE``, which
+    costs 15-20 % when quiet; it also holds for jobs that start after this one. Returns whether it set it."""
+    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ or "torch" in sys.modules:
         return False
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    os.environ["GOMP_SPINCOUNT"] = str(SHORT_SPIN)
     return True
 
 
 def inference_threads(load: float | None = None, cores_: int | None = None) -> int:
-    """The threads ``threads="auto"`` uses: every core when waiting threads sleep (:func:`passive_waits`),
+    """The threads ``threads="auto"`` uses: every core when waiting threads soon sleep (:func:`waits_sleep`),
     else the cores that other processes leave free (at least one): on a quiet 2-core machine 2, beside one
     busy 2-thread job 1. ``load``: the other processes' runnable threads (default :func:`runnable_others`)."""
     n = cores_ or cores()
-    if passive_waits():
+    if waits_sleep():
         return n
     others = runnable_others() if load is None else load
     return max(1, min(n, int(n - others + 0.75)))

@@ -30,16 +30,37 @@ def test_a_busy_verdict_refuses_when_asked(monkeypatch):
         time_calls({"a": lambda: None}, warmup=0, repeats=1, require_quiet=True)
 
 
+def test_the_command_line_sets_a_short_spin_unless_the_user_chose():
+    """prepare_process, in a fresh interpreter (PyTorch not yet imported): GOMP_SPINCOUNT=2000 unless the user set
+    OMP_WAIT_POLICY or GOMP_SPINCOUNT; the environment PyTorch's OpenMP then reads."""
+    import os
+    import subprocess
+    import sys
+
+    probe = "import os; from h2ot.threads import prepare_process as p; print(p(), os.environ.get('GOMP_SPINCOUNT'))"
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    for extra, expected in (({}, "True 2000"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "False None"),
+                            ({"GOMP_SPINCOUNT": "50"}, "False 50")):
+        out = subprocess.run([sys.executable, "-c", probe], env={**base, **extra}, capture_output=True, text=True,
+                             check=True)
+        assert out.stdout.split() == expected.split(), extra
+
+
 def test_thread_policy(monkeypatch):
     import torch
 
     from h2ot.threads import inference_threads, prepare_process, use_threads
 
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
     assert [inference_threads(load, 2) for load in (0.0, 0.5, 1.0, 2.0, 6.0)] == [2, 2, 1, 1, 1]
     monkeypatch.setenv("OMP_WAIT_POLICY", "passive")  # waiting threads sleep: every core stays useful
     assert inference_threads(6.0, 2) == 2
     monkeypatch.delenv("OMP_WAIT_POLICY")
+    for spins, every_core in (("2000", True), ("0", True), ("300000", False), ("lots", False)):
+        monkeypatch.setenv("GOMP_SPINCOUNT", spins)  # a short spin counts as sleeping; libgomp's default does not
+        assert (inference_threads(6.0, 2) == 2) == every_core
+    monkeypatch.delenv("GOMP_SPINCOUNT")
     monkeypatch.setattr("h2ot.threads.runnable_others", lambda: 3.0)
     assert not prepare_process()  # PyTorch is imported already: too late to choose OpenMP's wait policy
     assert inference_threads(0.0, 8) == 8 and inference_threads(3.0, 8) == 5

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     exit code 1 (``H2OT_DEBUG=1`` shows the traceback)."""
     from h2ot.threads import prepare_process
 
-    prepare_process()  # before PyTorch is imported: sleeping OpenMP waits when the machine is already busy
+    prepare_process()  # before PyTorch is imported: OpenMP's waiting threads spin only briefly
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
