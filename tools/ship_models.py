@@ -133,12 +133,12 @@ def main() -> None:
                                                          init="runs/free3/last.pt", seed=2032, epochs=12,
                                                          end="3.9e-6", minutes=29, number=4), "free4"),
                                          (STAGE_SCHEDULE.format(number=5), None),
-                                         (STAGE_REPROJECTION.format(run="runs/free9",
+                                         (STAGE_REPROJECTION.format(run="runs/free10",
                                                                     config="configs/pretrained_free.yaml",
                                                                     init="runs/free4/last.pt", seed=2036, epochs=10,
-                                                                    end="1.2e-5", number=6,
-                                                                    minutes=34, weight=1, choice=""),
-                                          "free9")]),
+                                                                    end="1.2e-5", number=6, minutes=38,
+                                                                    weight=3, choice=CHOSEN.format("1 (runs/free9)")),
+                                          "free10")]),
         "h2ot_mixste_nc": dict(common, name="h2ot_mixste_nc",
                                license="CC BY-NC 4.0: NON-COMMERCIAL use only. Trained on the Bandai Namco Research "
                                        "Motion Datasets 1 and 2 (Bandai Namco Research Inc., CC BY-NC 4.0; "
