@@ -31,8 +31,9 @@ the sets above (default ``--json benchmarks/results/validation.json``, ``--table
 
 - **HumanEva-I Train** (Walk, Jog, Box; the half of HumanEva-I that the Validate split does not have; no model
   trains on either);
-- **video**: the source video of the demo clip (``../shared/data/video/sports2d_demo.mp4``, 30 s) without the
-  3.5 s the demo clip was cut from (``tools/make_demo_clip.py``: from 1.0 s): reprojection and proportions.
+- **video**: the source video of the demo clip (``../shared/data/video/sports2d_demo.mp4``, 230 frames, 7.7 s)
+  without the 3.5 s the demo clip was cut from (``tools/make_demo_clip.py``: from 1.0 s), so its first second and
+  its last 3.2 s, the frames where the person is detected: reprojection and proportions.
 """
 from __future__ import annotations
 
