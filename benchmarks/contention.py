@@ -65,7 +65,8 @@ print(json.dumps({"threads": torch.get_num_threads(), "times": times["model"], "
 
 
 def measure(policy: str, repeats: int) -> dict:
-    env = {**os.environ, **POLICIES[policy]}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}  # the policy's own
+    env.update(POLICIES[policy])
     out = subprocess.run([sys.executable, "-c", MEASURE, str(repeats)], env=env, capture_output=True, text=True,
                          check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

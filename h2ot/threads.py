@@ -3,8 +3,9 @@
 
 PyTorch starts one thread per core. When another job competes for those cores, OpenMP's threads are
 descheduled in the middle of an operation and every thread waits for the slowest, so a 2-thread forward pass
-beside one other 2-thread job takes far more than twice its quiet time. ``threads="auto"`` uses the cores
-that other processes' runnable threads leave free.
+beside one other 2-thread job takes far more than twice its quiet time. The command line therefore lets waiting
+threads spin only briefly before they sleep (:func:`prepare_process`); ``threads="auto"`` uses every core when
+waiting threads soon sleep, else the cores that other processes' runnable threads leave free.
 """
 from __future__ import annotations
 
@@ -48,9 +49,11 @@ SHORT_SPIN = 2000
 
 def waits_sleep() -> bool:
     """Whether OpenMP's waiting threads soon sleep instead of spinning: ``OMP_WAIT_POLICY=PASSIVE``, or libgomp's
-    ``GOMP_SPINCOUNT`` at most :data:`SHORT_SPIN`."""
+    ``GOMP_SPINCOUNT`` at most :data:`SHORT_SPIN` (Linux only: only libgomp reads it)."""
     if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":
         return True
+    if not sys.platform.startswith("linux"):  # other platforms' PyTorch builds use other OpenMP runtimes
+        return False
     try:
         return int(os.environ.get("GOMP_SPINCOUNT", "")) <= SHORT_SPIN
     except ValueError:
@@ -61,8 +64,9 @@ def prepare_process() -> bool:
     """Before PyTorch is imported (the command line does this first), unless the user chose a wait policy
     (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``): let OpenMP's waiting threads spin only briefly before they sleep
     (``GOMP_SPINCOUNT`` = :data:`SHORT_SPIN`; PyTorch's Linux wheels use libgomp). Measured in docs/measuring.md:
-    as fast as the default on a quiet machine, and beside other jobs close to ``OMP_WAIT_POLICY=PASSIVE``, which
-    costs 15-20 % when quiet; it also holds for jobs that start after this one. Returns whether it set it."""
+    as fast as the default on a quiet machine, and beside other jobs about as good as ``OMP_WAIT_POLICY=PASSIVE``,
+    which costs up to 30 % when quiet; being always on, it also helps when other jobs start after this one.
+    Returns whether it set it."""
     if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ or "torch" in sys.modules:
         return False
     os.environ["GOMP_SPINCOUNT"] = str(SHORT_SPIN)
@@ -82,7 +86,11 @@ def inference_threads(load: float | None = None, cores_: int | None = None) -> i
 
 def use_threads(threads: int | str | None) -> int:
     """Apply a thread setting for inference: None keeps PyTorch's, ``"auto"`` :func:`inference_threads`,
-    a number that many. Returns the threads in use. (``torch.set_num_threads`` is process-wide.)"""
+    a number that many. Returns the threads in use. (``torch.set_num_threads`` is process-wide.)
+
+    PyTorch's threads are left alone when they already number ``threads``: ``torch.set_num_threads`` also
+    turns MKL's dynamic thread count off, and with it the shipped model's forward pass took about 20 % longer
+    and a training step 19 % longer on 2 cores, even when the number did not change (docs/measuring.md)."""
     import torch  # here, not at the top: prepare_process must run before PyTorch is imported
 
     if threads is None:
@@ -91,5 +99,6 @@ def use_threads(threads: int | str | None) -> int:
         threads = inference_threads()
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads: expected 'auto', a positive whole number or None, found {threads!r}")
-    torch.set_num_threads(threads)
+    if threads != torch.get_num_threads():  # the call itself costs: see set_threads
+        torch.set_num_threads(threads)
     return threads

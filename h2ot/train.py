@@ -40,6 +40,7 @@ from h2ot.fileio import write_text_atomic
 from h2ot.losses import pose_loss
 from h2ot.memory import retain_freed_memory
 from h2ot.pretrained import describe_model, load_weights, read_weights, same_model, save_checkpoint
+from h2ot.threads import use_threads
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
     ddp = setup_distributed(resolve_device(cfg.device).type)
     device = resolve_device(cfg.device, ddp)
     if cfg.threads > 0 and device.type == "cpu":
-        torch.set_num_threads(cfg.threads)
+        use_threads(cfg.threads)  # not torch.set_num_threads when the number is already right: it slows steps
     if cfg.retain_memory and device.type == "cpu":
         retain_freed_memory()  # large activations are otherwise mapped and zeroed again every step
     if cfg.deterministic:

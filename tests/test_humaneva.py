@@ -224,6 +224,15 @@ def test_train_split_is_a_separate_validation_set(raw, capsys):
         he.load_humaneva(PATH_3D, PATH_2D, split="Test")
 
 
+def test_a_split_is_refused_for_other_files(tmp_path):
+    from h2ot.data.splits import load_test_sequences
+
+    other = tmp_path / "test_3dhp.npz"  # MPI-INF-3DHP's layout: no splits to choose
+    np.savez(other, data=np.zeros(1))
+    with pytest.raises(ValueError, match="HumanEva-I only"):
+        load_test_sequences(str(other), split="Train")
+
+
 def test_cli_missing_file_exits_2_with_one_line(raw, tmp_path, capsys):
     missing = tmp_path / "nope.npz"
     for argv in (["eval", "--baseline", "mean-pose", "--data", str(PATH_3D), "--data-2d", str(missing)],

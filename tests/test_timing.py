@@ -72,3 +72,6 @@ def test_thread_policy(monkeypatch):
                 use_threads(bad)
     finally:
         torch.set_num_threads(before)
+    # the number PyTorch already has is not set again (the call turns MKL's dynamic threads off: slower)
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: pytest.fail("set_num_threads called"))
+    assert use_threads(torch.get_num_threads()) == before

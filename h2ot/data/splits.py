@@ -26,14 +26,15 @@ def load_test_sequences(data: str, data_2d: str | None = None, subjects=None,
     resampled to ``fps`` (default 50), scored on its 15 joints (:func:`h2ot.data.humaneva.load_humaneva`);
     ``split`` is refused for other files."""
     keys, meta = npz_metadata(data)
+    meta_2d = npz_metadata(data_2d)[1] if data_2d is not None else {}
+    humaneva = "data" not in keys and (_is_humaneva(meta) or _is_humaneva(meta_2d))
+    if split is not None and not humaneva:
+        raise ValueError(f"{data}: a split ({split!r}) can be chosen for HumanEva-I only; other files' test "
+                         "subjects are chosen with --subjects")
     if "data" in keys:
         return load_3dhp(data)
-    meta_2d = npz_metadata(data_2d)[1] if data_2d is not None else {}
-    if _is_humaneva(meta) or _is_humaneva(meta_2d):
+    if humaneva:
         return load_humaneva(data, data_2d, split=split or "Validate", fps=float(fps or 50.0), subjects=subjects)
-    if split is not None:
-        raise ValueError(f"{data}: a split ({split!r}) can be chosen for HumanEva-I only; this file's test "
-                         "subjects are chosen with subjects")
     if subjects is None:
         subjects = meta.get("subjects_test") or SUBJECTS_TEST
     return load_vp3d(data, data_2d, subjects=subjects)
