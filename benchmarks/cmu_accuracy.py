@@ -167,8 +167,9 @@ def cpu_name() -> str:
 def run_report(args) -> int:
     from h2ot.pretrained import load_checkpoint_model
     from h2ot.profile import count_flops, count_flops_paper, count_params, example_input, median, time_models
+    from h2ot.threads import use_threads
 
-    torch.set_num_threads(args.threads)
+    use_threads(args.threads)  # not torch.set_num_threads at the same count: it slows every model (h2ot.threads)
     rows, models = [], {}
     for name, (label, _) in VARIANTS.items():
         run = Path(args.runs) / name

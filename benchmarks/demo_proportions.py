@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import torch
 
 import h2ot
 from h2ot.data.skeleton import H36M_BONE_NAMES, bone_lengths
 from h2ot.pretrained import load_checkpoint_model
 from h2ot.infer import Lifter, infer_video
 from h2ot.infer.track import consistent_sides
+from h2ot.threads import use_threads
 
 try:
     from benchmarks.doc_tables import add_table_argument, publish
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--model", action="append", required=True, help="NAME=CHECKPOINT[:PRUNING]")
     add_table_argument(parser, "proportions")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    use_threads(2)
     detected = infer_video(render=False, sides=False)
     keep = detected.detected
     tracks = {"as detected": detected.keypoints2d, "consistent_sides": consistent_sides(detected.keypoints2d)[0]}

@@ -44,7 +44,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from h2ot.data.skeleton import bone_lengths
 from h2ot.data.splits import load_test_sequences
@@ -52,6 +51,7 @@ from h2ot.evaluate import evaluate, evaluate_baseline, load_eval_model
 from h2ot.infer import Lifter, infer_video
 from h2ot.pretrained import model_fps
 from h2ot.metrics import reprojection_error
+from h2ot.threads import use_threads
 
 try:
     from benchmarks.doc_tables import TABLES, add_table_argument, publish
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--update", action="store_true",
                         help="keep the other models' rows of --json (measured earlier) and replace only these")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    use_threads(2)
     sets = VALIDATION_SETS if args.validation else TEST_SETS
     args.json = args.json or Path(f"benchmarks/results/{'validation' if args.validation else 'real_video'}.json")
     if args.validation and args.table == TABLES / "real-video.md":  # a bare --table: the validation table
