@@ -130,7 +130,7 @@ def main() -> None:
                 sequences_at[(set_name, fps)] = load_test_sequences(data, data_2d, fps=fps, split=split)
             result = evaluate(model, sequences_at[(set_name, fps)], protocol="mpjpe,p-mpjpe", flip=True)
             row[set_name] = result["average"]
-        row["demo"] = demo_row(Lifter(model, fps=fps), clip, keep)
+        row["video" if args.validation else "demo"] = demo_row(Lifter(model, fps=fps), clip, keep)
         results[name] = row
         print(name, json.dumps(row), flush=True)
     for baseline in ("mean-pose", "clip-mean"):
@@ -147,7 +147,7 @@ def main() -> None:
             "framing spread (mm) |", "|---|" + "---|" * (len(sets) + 3)]
     for name, row in results.items():
         cells = [f"{row[s]['mpjpe']:.1f} / {row[s]['p-mpjpe']:.1f}" for s in sets]
-        demo = row.get("demo")
+        demo = row.get(video)
         cells += ([f"{demo['reprojection_pct']:.1f} %", f"{demo['pelvis_hip_m']:.3f}, {demo['thorax_shoulder_m']:.3f}",
                    f"{demo['framing_spread_mm']:.1f}"] if demo else ["-", "-", "-"])
         rows.append(f"| {name} | " + " | ".join(cells) + " |")

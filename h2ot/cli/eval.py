@@ -44,6 +44,7 @@ def run(args) -> int:
                else f"pipeline {result['pipeline']} ({result['frames_per_window']} frames), flip TTA "
                     f"{'on' if result['flip'] else 'off'}")
         joints = (f", {len(result['joints'])} of 17 joints scored" if result.get("joints") else "")
+        joints += f", HumanEva-I {args.split} split" if args.split else ""
         print(f"\n{result['frames']} frames scored{joints}, {len(result['actions'])} actions, {how}")
     return 0
 
