@@ -58,8 +58,7 @@ try:
 except ImportError:  # run as a script
     from doc_tables import TABLES, add_table_argument, publish
 
-HUMANEVA = (str(Path("../shared/data/humaneva") / "data_3d_humaneva15.npz"),
-            str(Path("../shared/data/humaneva") / "data_2d_humaneva15_gt.npz"))
+HUMANEVA = ("../shared/data/humaneva/data_3d_humaneva15.npz", "../shared/data/humaneva/data_2d_humaneva15_gt.npz")
 TEST_SETS = {  # name: (3D file, 2D file, HumanEva-I split)
     "CMU test, retargeted": ("runs/data/cmu_h36mbones_det_test.npz", None, None),
     "wide test": ("runs/data/all_wide.npz", None, None),
@@ -112,6 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     use_threads(2)
     sets = VALIDATION_SETS if args.validation else TEST_SETS
+    video = "video" if args.validation else "demo"  # the key and column of the video's row
     args.json = args.json or Path(f"benchmarks/results/{'validation' if args.validation else 'real_video'}.json")
     if args.validation and args.table == TABLES / "real-video.md":  # a bare --table: the validation table
         args.table = TABLES / "validation.md"
@@ -130,7 +130,7 @@ def main() -> None:
                 sequences_at[(set_name, fps)] = load_test_sequences(data, data_2d, fps=fps, split=split)
             result = evaluate(model, sequences_at[(set_name, fps)], protocol="mpjpe,p-mpjpe", flip=True)
             row[set_name] = result["average"]
-        row["video" if args.validation else "demo"] = demo_row(Lifter(model, fps=fps), clip, keep)
+        row[video] = demo_row(Lifter(model, fps=fps), clip, keep)
         results[name] = row
         print(name, json.dumps(row), flush=True)
     for baseline in ("mean-pose", "clip-mean"):
@@ -142,7 +142,6 @@ def main() -> None:
     args.json.write_text(json.dumps(results, indent=2) + "\n")
 
     head = " | ".join(f"{s} MPJPE / P-MPJPE (mm)" for s in sets)
-    video = "video" if args.validation else "demo"
     rows = [f"| model | {head} | {video}: reprojection | {video}: pelvis→hip, thorax→shoulder (m) | "
             "framing spread (mm) |", "|---|" + "---|" * (len(sets) + 3)]
     for name, row in results.items():
