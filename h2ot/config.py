@@ -122,7 +122,8 @@ class OptimConfig:
 
 @dataclass
 class EvalConfig:
-    every: int = 1                 # evaluate every N epochs (and always after the last)
+    every: int = 1                 # evaluate every N epochs (and always after the last); 0 = never (when
+                                   # candidates are chosen on validation sets, the test set stays unseen)
     flip: bool = True              # flip test-time augmentation
     protocol: str = "mpjpe,p-mpjpe"
     batch_size: int = 64
@@ -352,10 +353,12 @@ def validate(cfg: TrainConfig, check_files: bool = False) -> None:
     positive = {"model.frames": cfg.model.frames, "model.depth": cfg.model.depth, "model.dim": cfg.model.dim,
                 "model.num_heads": cfg.model.num_heads, "model.mlp_hidden": cfg.model.mlp_hidden,
                 "optim.epochs": cfg.optim.epochs, "optim.batch_size": cfg.optim.batch_size,
-                "eval.every": cfg.eval.every, "eval.batch_size": cfg.eval.batch_size}
+                "eval.batch_size": cfg.eval.batch_size}
     for key, value in positive.items():
         if value is not None and value < 1:
             raise ConfigError(f"{key}: must be >= 1, found {value}")
+    if cfg.eval.every < 0:
+        raise ConfigError(f"eval.every: must be >= 0 (0 = never evaluate), found {cfg.eval.every}")
     if cfg.optim.lr <= 0:
         raise ConfigError(f"optim.lr: must be > 0, found {cfg.optim.lr}")
     if not 0 < cfg.optim.lr_decay <= 1:

@@ -220,7 +220,7 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
     model = build_model(cfg)
     ckpt = resume_checkpoint(cfg, resume, model)
     amp, autocast, scaler = mixed_precision(cfg, device)
-    train_data, test_seqs = load_training_data(cfg.data)
+    train_data, test_seqs = load_training_data(cfg.data, with_test=cfg.eval.every > 0)
     windows = training_windows(cfg.data, train_data, model.frames, model.in_channels)
     sampler = DistributedSampler(windows, num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=cfg.seed)
     loader = DataLoader(windows, batch_size=cfg.optim.batch_size, sampler=sampler,
@@ -287,7 +287,7 @@ def train(cfg: TrainConfig, resume: bool | str = False, stop_after_epoch: int | 
         row.update({f"train_{k}" if k != "loss" else "train_loss": v / max(count, 1) for k, v in sums.items()})
 
         # --- evaluate ---------------------------------------------------------------------
-        if ddp.main and ((epoch + 1) % cfg.eval.every == 0 or epoch + 1 == cfg.optim.epochs) and test_seqs:
+        if ddp.main and test_seqs and ((epoch + 1) % cfg.eval.every == 0 or epoch + 1 == cfg.optim.epochs):
             t1 = time.perf_counter()
             result = evaluate(model, test_seqs, protocol=cfg.eval.protocol, flip=cfg.eval.flip,
                               batch_size=cfg.eval.batch_size, device=device)

@@ -54,6 +54,7 @@ def test_recipe_and_precedence(tmp_path):
     (["optim.recipe=foo"], "optim.recipe: unknown recipe 'foo'"),
     (["optim.amp=fp8"], "optim.amp: expected one of"),
     (["optim.lr"], "--set expects key=value"),
+    (["eval.every=-1"], "eval.every: must be >= 0 (0 = never evaluate)"),
 ])
 def test_bad_config_values(overrides, message):
     with pytest.raises(ConfigError) as err:
@@ -93,6 +94,17 @@ def test_train_writes_checkpoints_logs_and_eval_format(tmp_path, data):
     assert model.model_kwargs["schedule"] == [[1, 5]]
     with pytest.raises(ConfigError, match="already holds a training run"):
         train(tiny_config(data, out))
+
+
+def test_eval_every_zero_never_reads_the_test_set(tmp_path, data):
+    """Candidates chosen on validation sets: the run neither evaluates nor even reads its test split (here
+    one that would be refused: no such subject)."""
+    out = tmp_path / "run"
+    cfg = tiny_config(data, out, eval={"every": 0}, optim={"epochs": 1})
+    cfg.data.test_subjects = ["nobody"]
+    summary = train(cfg)
+    assert summary["epochs"] == 1 and not any(k.startswith("test_") for k in summary["final"])
+    assert (out / "last.pt").is_file() and not (out / "best.pt").exists()
 
 
 @pytest.mark.parametrize("pipeline", ["seq2frame", "seq2seq"])

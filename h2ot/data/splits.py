@@ -54,9 +54,10 @@ def keep_cameras(sequences, cameras):
     return kept
 
 
-def load_training_data(cfg: DataConfig):
+def load_training_data(cfg: DataConfig, with_test: bool = True):
     """Training and test data from a config's ``data`` section: lists of :class:`~h2ot.data.Sequence`, or,
-    with ``virtual_views``, ``(subject, world clip [T, 17, 3])`` pairs for training."""
+    with ``virtual_views``, ``(subject, world clip [T, 17, 3])`` pairs for training. ``with_test=False``:
+    the test file is not read (the test list is empty)."""
     train = []
     for path in cfg.train:
         meta = npz_metadata(path)[1]
@@ -70,16 +71,17 @@ def load_training_data(cfg: DataConfig):
             train += load_vp3d(path, cfg.data_2d, subjects=subjects)
     if not cfg.virtual_views:
         train = keep_cameras(train, cfg.cameras)
+    if not train:
+        raise ConfigError(f"no training sequences in {cfg.train} (subjects {cfg.train_subjects}, "
+                          f"cameras {cfg.cameras})")
+    if not with_test:
+        return train, []
     test_path = cfg.test or cfg.train[0]
     test_2d = cfg.test_2d if cfg.test else (cfg.test_2d or cfg.data_2d)
     subjects = cfg.test_subjects
     if subjects is None and not npz_metadata(test_path)[1].get("subjects_test"):
         subjects = list(SUBJECTS_TEST)
-    test = keep_cameras(load_test_sequences(test_path, test_2d, subjects), cfg.cameras)
-    if not train:
-        raise ConfigError(f"no training sequences in {cfg.train} (subjects {cfg.train_subjects}, "
-                          f"cameras {cfg.cameras})")
-    return train, test
+    return train, keep_cameras(load_test_sequences(test_path, test_2d, subjects), cfg.cameras)
 
 
 def training_windows(cfg: DataConfig, train: list, frames: int, in_channels: int):
