@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from h2ot.cli import data as commands
-from h2ot.data.mocap import (CMU_TEST_SUBJECTS, NOISE_MODELS, add_detector_noise, add_video_detector_noise,
+from h2ot.data.mocap import (CMU_TEST_SUBJECTS, NOISE_MODELS, folder_licence, add_detector_noise, add_video_detector_noise,
                              bone_stats, build_mocap_dataset,
                              format_bone_stats, h36m_bone_lengths, h36m_like_cameras, render_2d,
                              resample)
@@ -136,6 +136,8 @@ def test_build_load_and_cli(tmp_path):
     assert _load_npz(out2, ())["positions_2d"]["S12"]["12_01"][0].shape[-1] == 2
     args = parser.parse_args(["data", "bones", "--data", str(out2)])
     assert args.func(args) == 0
+    one = build_mocap_dataset(CMU / "daz" / "12_01.bvh", tmp_path / "one.npz", cameras=1, seed=1)  # one clip
+    assert one["clips"] == 1 and folder_licence(CMU / "daz" / "12_01.bvh") == folder_licence(CMU / "daz")
     args = parser.parse_args(["data", "mocap", "--src", str(tmp_path / "nope"), "--out", str(out2)])
     with pytest.raises((ValueError, FileNotFoundError), match="nope"):
         args.func(args)  # the h2ot command line turns it into one line and exit code 2

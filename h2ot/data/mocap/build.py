@@ -57,7 +57,7 @@ def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m"
     folders = [Path(f) for f in ([src] if isinstance(src, (str, Path)) else src)]
     files, licences = [], {}
     for folder in folders:
-        if not folder.is_dir():
+        if not folder.exists():
             raise FileNotFoundError(f"mocap source folder not found: {folder}")
         found = bvh_files(folder)
         if not found:

@@ -56,6 +56,7 @@ def folder_licence(folder) -> str:
     sub-folders two levels down, or (when there are none) in its two parents: ``"non-commercial"`` if any
     of them is (Creative Commons NC and the like), ``"open"`` (other licence files) or ``"unstated"``."""
     folder = Path(folder).resolve()
+    folder = folder if folder.is_dir() else folder.parent  # a single clip: its folder's licence
     prefixes = ("LICENSE", "LICENCE", "COPYING")
     below = [p for pattern in ("*", "*/*", "*/*/*") for p in folder.glob(pattern)]
     above = [p for where in list(folder.parents)[:2] for p in where.glob("*")]
@@ -74,9 +75,10 @@ def _check_free(folder, licence: str) -> None:
 
 
 def bvh_files(folder) -> list[Path]:
-    """Every ``*.bvh`` and ``*.bvh.gz`` under ``folder`` (recursively), sorted."""
+    """Every ``*.bvh`` and ``*.bvh.gz`` under ``folder`` (recursively), sorted; ``folder`` may be one such file."""
     folder = Path(folder)
-    return sorted(p for p in folder.rglob("*") if p.name.endswith((".bvh", ".bvh.gz")))
+    found = [folder] if folder.is_file() else folder.rglob("*")
+    return sorted(p for p in found if p.name.endswith((".bvh", ".bvh.gz")))
 
 
 def clip_subjects(clips: list["MocapClip"], test_subjects=None) -> tuple[list[str], set[str]]:
