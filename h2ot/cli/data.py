@@ -77,8 +77,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                        description="Convert a folder of BVH clips to Human3.6M-17 3D poses, render "
                                    "2D with virtual cameras, write a VideoPose3D-layout npz.")
     m.add_argument("--src", required=True, action="append",
-                   help="folder of .bvh / .bvh.gz files, searched recursively, or one such file; repeat for several sources "
-                        "(CMU, Bandai Namco, ReActIdle or any rig a preset or mapping reads)")
+                   help="folder of .bvh / .bvh.gz files, searched recursively, or one such file; repeat for "
+                        "several sources (CMU, Bandai Namco, ReActIdle or any rig a preset or mapping reads)")
     m.add_argument("--out", required=True, help="output .npz")
     m.add_argument("--fps", type=fps_arg, default=50.0, help="target frame rate (default 50)")
     m.add_argument("--cameras", type=_cameras_arg, default="h36m",

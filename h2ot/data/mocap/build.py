@@ -58,7 +58,7 @@ def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m"
     files, licences = [], {}
     for folder in folders:
         if not folder.exists():
-            raise FileNotFoundError(f"mocap source folder not found: {folder}")
+            raise FileNotFoundError(f"mocap source not found: {folder} (a folder of .bvh / .bvh.gz files, or one)")
         found = bvh_files(folder)
         if not found:
             raise FileNotFoundError(f"no .bvh or .bvh.gz files in {folder}")
