@@ -64,8 +64,9 @@ def prepare_process() -> bool:
     """Before PyTorch is imported (the command line does this first), unless the user chose a wait policy
     (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``): let OpenMP's waiting threads spin only briefly before they sleep
     (``GOMP_SPINCOUNT`` = :data:`SHORT_SPIN`; PyTorch's Linux wheels use libgomp). Measured in docs/measuring.md:
-    as fast as the default on a quiet machine, and beside other jobs about as good as ``OMP_WAIT_POLICY=PASSIVE``,
-    which costs up to 30 % when quiet; being always on, it also helps when other jobs start after this one.
+    about as fast as the default on a quiet machine (0.91-1.06x in four runs), and beside other jobs about as good
+    as ``OMP_WAIT_POLICY=PASSIVE``, which costs 23-31 % when quiet; being always on, it also helps when other jobs
+    start after this one.
     Returns whether it set it."""
     if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ or "torch" in sys.modules:
         return False

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from h2ot.cli import data as commands
-from h2ot.data.mocap import (CMU_TEST_SUBJECTS, NOISE_MODELS, folder_licence, add_detector_noise, add_video_detector_noise,
-                             bone_stats, build_mocap_dataset,
+from h2ot.data.mocap import (CMU_TEST_SUBJECTS, NOISE_MODELS, add_detector_noise, add_video_detector_noise,
+                             bone_stats, build_mocap_dataset, folder_licence,
                              format_bone_stats, h36m_bone_lengths, h36m_like_cameras, render_2d,
                              resample)
 from h2ot.data.sequences import _load_npz, load_vp3d

@@ -83,10 +83,10 @@ STAGE_ANNEAL = ("stage {number} ({run}): the learning rate annealed, {config} wi
 SCHEDULE = "1:121,3:81"  # the shipped schedule: the training stages' without its last pruning stage (5:27)
 STAGE_SCHEDULE = ("stage {number}: no training; the previous stage's weights run without their last pruning stage "
                   "(schedule " + SCHEDULE + " instead of 1:121,3:81,5:27; h2ot.pretrained.retokenize)")
-STAGE_REPROJECTION = ("stage {number} ({run}): fine-tuned with the shipped schedule " + SCHEDULE + " and the reprojection "
-                      "loss, {config} with init={init}, model.schedule=" + SCHEDULE + ", loss.reprojection={weight}, lr 5e-5 "
-                      "x0.85/epoch down to {end}, seed {seed}; {epochs} epochs x 40 steps x 16 windows, 2 threads, "
-                      "{minutes} min{choice}")
+STAGE_REPROJECTION = ("stage {number} ({run}): fine-tuned with the shipped schedule " + SCHEDULE + " and the "
+                      "reprojection loss, {config} with init={init}, model.schedule=" + SCHEDULE + ", "
+                      "loss.reprojection={weight}, lr 5e-5 x0.85/epoch down to {end}, seed {seed}; {epochs} epochs "
+                      "x 40 steps x 16 windows, 2 threads, {minutes} min{choice}")
 VALIDATION = "HumanEva-I Train, the demo's source video without the demo's cut"
 CHOSEN = ("; chosen over the same run with loss.reprojection {} on the validation sets ({}; "
           "benchmarks/real_video.py --validation), not on the test sets")
@@ -138,7 +138,8 @@ def main() -> None:
                                                                     config="configs/pretrained_free.yaml",
                                                                     init="runs/free4/last.pt", seed=2036, epochs=10,
                                                                     end="1.2e-5", number=6, minutes=38,
-                                                                    weight=3, choice=CHOSEN.format("1 (runs/free9)", VALIDATION)),
+                                                                    weight=3,
+                                                                    choice=CHOSEN.format("1 (runs/free9)", VALIDATION)),
                                           "free10")]),
         "h2ot_mixste_nc": dict(common, name="h2ot_mixste_nc",
                                license="CC BY-NC 4.0: NON-COMMERCIAL use only. Trained on the Bandai Namco Research "

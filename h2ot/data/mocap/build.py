@@ -20,8 +20,8 @@ def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m"
                         test_subjects=None, bones: str = "recorded",
                         bone_jitter: float = 0.0, joints: str = "rig", train_2d: bool = True,
                         free_only: bool = False) -> dict:
-    """Convert every ``*.bvh`` / ``*.bvh.gz`` under ``src`` (a folder or a list of folders, one per
-    source) and write a VideoPose3D-layout npz to ``out``.
+    """Convert every ``*.bvh`` / ``*.bvh.gz`` under ``src`` (a folder or one clip file, or a list
+    of them, one per source) and write a VideoPose3D-layout npz to ``out``.
 
     The npz holds ``positions_3d[subject][clip]`` ``[T, 17, 3]`` world metres,
     ``positions_2d[subject][clip]`` a list (one per camera) of ``[T, 17, 2]`` pixels (or
@@ -54,27 +54,27 @@ def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m"
         raise ValueError("--cameras wide renders the torso joints from the projected hips and shoulders, as from a "
                          "detector; use it with --joints detector so that the 3D is defined the same way")
     views_per_clip = int(cameras.partition(":")[2] or 2) if wide else 0
-    folders = [Path(f) for f in ([src] if isinstance(src, (str, Path)) else src)]
+    src_paths = [Path(f) for f in ([src] if isinstance(src, (str, Path)) else src)]  # folders, or single clips
     files, licences = [], {}
-    for folder in folders:
-        if not folder.exists():
-            raise FileNotFoundError(f"mocap source not found: {folder} (a folder of .bvh / .bvh.gz files, or one)")
-        found = bvh_files(folder)
+    for src_path in src_paths:
+        if not src_path.exists():
+            raise FileNotFoundError(f"mocap source not found: {src_path} (a folder of .bvh / .bvh.gz files, or one)")
+        found = bvh_files(src_path)
         if not found:
-            raise FileNotFoundError(f"no .bvh or .bvh.gz files in {folder}")
-        licences[str(folder)] = folder_licence(folder)
-        if free_only and licences[str(folder)] == "non-commercial":  # fail before reading anything
-            _check_free(folder, licences[str(folder)])
-        files += [(folder, f) for f in found]
+            raise FileNotFoundError(f"no .bvh or .bvh.gz files in {src_path}")
+        licences[str(src_path)] = folder_licence(src_path)
+        if free_only and licences[str(src_path)] == "non-commercial":  # fail before reading anything
+            _check_free(src_path, licences[str(src_path)])
+        files += [(src_path, f) for f in found]
     rng = np.random.default_rng(seed)
     clips = [load_bvh_h36m(f, mapping=mapping, fps=fps) for _, f in files]
-    for (folder, _), clip in zip(files, clips):  # a collection's documented licence where no file says it
+    for (src_path, _), clip in zip(files, clips):  # a collection's documented licence where no file says it
         documented = SOURCES[SOURCE_OF_PRESET.get(clip.preset, "custom")].licence
-        if licences[str(folder)] == "unstated" and documented:
-            licences[str(folder)] = documented
+        if licences[str(src_path)] == "unstated" and documented:
+            licences[str(src_path)] = documented
     if free_only:
-        for folder, licence in licences.items():
-            _check_free(folder, licence)
+        for src_path, licence in licences.items():
+            _check_free(src_path, licence)
     if bones == "h36m":
         clips = [retarget_clip(c, h36m_bone_lengths(rng, bone_jitter)) for c in clips]
     if joints == "detector":
@@ -130,7 +130,7 @@ def build_mocap_dataset(src, out, fps: float = 50.0, cameras: str | int = "h36m"
     metadata = {
         "layout_name": "h36m", "num_joints": 17,
         "keypoints_symmetry": [list(H36M_LEFT), list(H36M_RIGHT)],
-        "fps": float(fps), "source": ",".join(str(f) for f in folders), "noise": bool(noise),
+        "fps": float(fps), "source": ",".join(str(f) for f in src_paths), "noise": bool(noise),
         "cameras": str(cameras), "seed": int(seed), "bones": bones, "bone_jitter": float(bone_jitter),
         "joints": joints, "train_2d": bool(train_2d),
         "subjects_test": [s for s in sorted(by_subject) if s in test],
