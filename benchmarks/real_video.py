@@ -140,6 +140,7 @@ def main() -> None:
         results[name] = row
         print(name, json.dumps(row), flush=True)
     for baseline in ("mean-pose", "clip-mean"):
+        results.pop(baseline, None)  # after the models' rows
         results[baseline] = {}
         for set_name in sets:  # the baselines need no model: any frame rate's sequences will do
             sequences = next(v for (s, _), v in sequences_at.items() if s == set_name)
