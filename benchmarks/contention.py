@@ -13,8 +13,9 @@ latency. Policies:
 - ``short spin``: the same threads, ``GOMP_SPINCOUNT=2000`` (waiting threads spin briefly, then sleep; what the
   command line sets, :func:`h2ot.threads.prepare_process`);
 - ``1 thread``: ``torch.set_num_threads(1)``;
-- ``auto``: ``threads="auto"`` (:func:`h2ot.threads.inference_threads`): the cores that other processes'
-  runnable threads leave free.
+- ``auto``: ``threads="auto"`` as ``Lifter`` and ``OnlineLifter`` apply it to the shipped model
+  (:func:`h2ot.threads.use_threads` with ``rows=True``): every core, each taking a share of every block's rows,
+  PyTorch one thread; no wait policy set (a library user's process).
 
 Run it on an otherwise quiet machine (it checks: the table is refused when the load before it is high).
 """
@@ -55,12 +56,12 @@ import h2ot
 from h2ot.threads import use_threads
 from h2ot.timing import machine_dict, time_calls
 choice = os.environ.get("H2OT_BENCH_THREADS")
-use_threads(None if not choice else choice if choice == "auto" else int(choice))
 model = h2ot.load_pretrained().eval()
+threads = use_threads(None if not choice else choice if choice == "auto" else int(choice), rows=model.row_parallel)
 x = torch.randn(1, model.frames, 17, model.in_channels) * 0.3
 with torch.inference_mode():
     times, machine = time_calls({"model": lambda: model(x)}, warmup=3, repeats=int(sys.argv[1]))
-print(json.dumps({"threads": torch.get_num_threads(), "times": times["model"], "machine": machine_dict(machine)}))
+print(json.dumps({"threads": threads, "times": times["model"], "machine": machine_dict(machine)}))
 """
 
 

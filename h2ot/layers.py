@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from h2ot.threads import run_rows
+
 
 class Attention(nn.Module):
     """Multi-head self-attention on ``[N, L, C]`` with ``scaled_dot_product_attention``.
@@ -125,6 +127,11 @@ class Block(nn.Module):
             self.layer_scale_2 = nn.Parameter(torch.full((dim,), float(layer_scale)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if getattr(self.attn, "record_received", False):  # the attention it records covers every row at once
+            return self.residual(x)
+        return run_rows(self.residual, x)  # the rows (sequences) on several threads where h2ot.threads says so
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
         if self.layer_scale:
             x = x + self.drop_path(self.layer_scale_1 * self.attn(self.norm1(x)))
             return x + self.drop_path(self.layer_scale_2 * self.mlp(self.norm2(x)))

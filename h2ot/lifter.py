@@ -112,6 +112,11 @@ class PoseLifter(nn.Module):
     def in_channels(self) -> int:
         return self.backbone.in_channels
 
+    @property
+    def row_parallel(self) -> bool:
+        """Whether inference may split the blocks' rows across threads (``h2ot.threads.use_threads(rows=...)``)."""
+        return self.backbone.row_parallel
+
     def describe(self) -> str:
         name = getattr(self.backbone, "registry_name", type(self.backbone).__name__)
         if not self.schedule:

@@ -50,7 +50,7 @@ class OnlineLifter:
             limit = self.frames - lookahead if seq2seq else 1
             raise ValueError(f"hop must lie in 1..{limit} for this {model.pipeline} model, found {hop}")
         self.lookahead, self.hop, self.device = lookahead, hop, torch.device(device)
-        self.threads = use_threads(threads)  # None: PyTorch's setting; "auto": the cores others leave free
+        self.threads = use_threads(threads, rows=getattr(model, "row_parallel", False))  # h2ot.threads
         self.position = self.frames - 1 - lookahead if seq2seq else (self.frames - 1) // 2
         self.ring = torch.zeros(self.frames, self.joints, self.channels)
         self.flags: list[bool] = []

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from h2ot.threads import cores, load_average, runnable_others
+from h2ot.threads import cores, load_average, runnable_others, threads_in_use
 
 QUIET_CPU_SHARE = 0.8
 QUIET_PROBE_SLOWDOWN = 1.5
@@ -79,7 +79,7 @@ class Watch:
     CUDA work is not judged (the GPU's own queue is not visible here): ``cpu_share`` is then reported only."""
 
     def __init__(self, threads: int | None = None, cpu: bool = True):
-        self.threads = threads or torch.get_num_threads()
+        self.threads = threads or threads_in_use()
         self.cpu_bound = cpu  # False for GPU work: the CPU share then says nothing about contention
         self.machine: Machine | None = None
 

@@ -75,3 +75,68 @@ def test_thread_policy(monkeypatch):
     # the number PyTorch already has is not set again (the call turns MKL's dynamic threads off: slower)
     monkeypatch.setattr(torch, "set_num_threads", lambda n: pytest.fail("set_num_threads called"))
     assert use_threads(torch.get_num_threads()) == before
+
+
+def test_row_split_runs_each_share_of_the_rows_on_its_own_thread_and_changes_nothing():
+    import threading
+
+    import torch
+
+    from h2ot.profile import count_flops
+    from h2ot.threads import row_parts, run_rows, threads_in_use, use_threads
+    from tests.helpers import small_model
+
+    before = torch.get_num_threads()
+    seen = []
+
+    def rowwise(x):
+        seen.append((threading.get_ident(), len(x), torch.is_grad_enabled(), torch.is_inference_mode_enabled()))
+        return x * 2 + 1
+
+    x = torch.arange(10.0).reshape(5, 2)
+    model = small_model(pruning="sampler", schedule=[(1, 9)]).eval()
+    assert model.row_parallel  # MixSTE: a row per frame, then per joint
+    torch.manual_seed(0)
+    poses2d = torch.randn(2, model.frames, 17, 2)
+    with torch.no_grad():
+        plain, flops = model(poses2d), count_flops(model, poses2d)
+    try:
+        assert use_threads(2, rows=True) == 2 == row_parts() == threads_in_use() and torch.get_num_threads() == 1
+        assert torch.equal(run_rows(rowwise, x), x * 2 + 1) and len(seen) == 1  # gradients on: not split
+        for mode in (torch.no_grad, torch.inference_mode):
+            seen.clear()
+            with mode():
+                assert torch.equal(run_rows(rowwise, x), x * 2 + 1)
+                assert torch.allclose(model(poses2d), plain, atol=1e-6)
+            assert sorted(n for _, n, _, _ in seen) == [2, 3] and seen[0][0] != seen[1][0]  # 2 threads, 3 + 2 rows
+            assert seen[0][2:] == seen[1][2:] == (False, mode is torch.inference_mode)  # the caller's grad mode
+        seen.clear()
+        with torch.no_grad():  # a part does not split again (its thread would wait for itself)
+            assert torch.equal(run_rows(lambda rows: run_rows(rowwise, rows), x), x * 2 + 1) and len(seen) == 2
+        with torch.no_grad():  # a mode that watches the operations (here the FLOP counter) sees them all
+            assert count_flops(model, poses2d) == flops
+        assert use_threads(None) == 2 and row_parts() == 2  # None keeps the setting
+        assert use_threads(2) == 2 and row_parts() == 1 and torch.get_num_threads() == 2  # no rows: PyTorch's threads
+    finally:
+        use_threads(before)
+
+
+def test_lifters_split_the_rows_of_a_model_that_allows_it():
+    import torch
+
+    import h2ot
+    from h2ot.infer import Lifter
+    from h2ot.stream import OnlineLifter
+    from h2ot.threads import row_parts, use_threads
+    from tests.helpers import small_model
+
+    before = torch.get_num_threads()
+    try:
+        for make in (lambda m: Lifter(m, fps=50, threads=2), lambda m: OnlineLifter(m, threads=2)):
+            use_threads(before)
+            assert make(small_model()).threads == 2 and row_parts() == 2 and torch.get_num_threads() == 1
+            use_threads(before)
+            motionbert = h2ot.create_model("motionbert", frames=27, depth=2, dim=32, num_heads=2, mlp_hidden=64)
+            assert make(motionbert).threads == 2 and row_parts() == 1 and torch.get_num_threads() == 2  # not split
+    finally:
+        use_threads(before)

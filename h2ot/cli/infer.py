@@ -30,8 +30,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bvh-units", choices=["m", "cm"], default="m", help="length unit of poses3d.bvh")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--threads", default="auto", type=threads_arg,
-                   help="CPU threads: auto (default: every core, OpenMP's waiting threads spinning only briefly; "
-                        "the cores other processes leave free where you set a spinning wait policy) or a number")
+                   help="CPU threads: auto (default: every core; the cores other processes leave free where you "
+                        "set a spinning OpenMP wait policy) or a number; the shipped models split every block's "
+                        "rows across them")
 
 
 def run_demo(args) -> int:

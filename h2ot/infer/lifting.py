@@ -176,14 +176,16 @@ class Lifter:
     image size (``normalize_screen``), resampled from ``fps`` to the model's frame rate, lifted with
     :func:`lift_sequence`, and resampled back to ``fps``.
 
-    ``threads``: None keeps PyTorch's thread count, ``"auto"`` uses the cores that other processes leave
-    free (:func:`h2ot.threads.inference_threads`; much faster on a busy machine), a number sets it.
+    ``threads``: None keeps the process's setting, ``"auto"`` uses every core, a number that many. For a model
+    whose blocks' rows split (``model.row_parallel``: the shipped models) each thread takes a share of every
+    block's rows while PyTorch runs one (far faster on a busy machine: :func:`h2ot.threads.use_threads`); for
+    others PyTorch runs the threads (``"auto"``: the cores other processes leave free).
     """
 
     def __init__(self, model, fps: float | None = None, flip: bool = True, device="cpu",
                  overlap: int | None = None, blend: str = "linear", threads: int | str | None = None):
         self.fps = check_fps(fps, "Lifter fps") if fps is not None else model_fps(model)
-        self.threads = use_threads(threads)  # None: PyTorch's setting; "auto": the cores others leave free
+        self.threads = use_threads(threads, rows=getattr(model, "row_parallel", False))  # h2ot.threads
         self.model = model.to(device).eval()
         self.flip, self.device, self.overlap, self.blend = flip, device, overlap, blend
 

@@ -52,6 +52,9 @@ class Backbone(nn.Module):
     # True for a backbone whose layers depend on the token count: create_model then passes
     # ``block_frames`` (tokens per block) and asks ``resolve_sizes(**size)`` for the frames and depth.
     sized_by_tokens: bool = False
+    # True for a backbone whose blocks do nearly all its work in h2ot.layers.Block on many independent rows
+    # (sequences) even at batch 1: inference then splits the rows across threads (h2ot.threads.run_rows).
+    row_parallel: bool = False
 
     # Optional: the authors' checkpoints (see the module docstring; None / empty: not loadable).
     official_signature: str | None = None

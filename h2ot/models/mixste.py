@@ -31,6 +31,8 @@ def init_vit_weights(module: nn.Module) -> None:
 
 @register_backbone("mixste")
 class MixSTE(Backbone):
+    row_parallel = True  # its spatial blocks take one row per frame, its temporal ones one per joint
+
     def __init__(self, frames: int = 243, depth: int = 8, dim: int = 512, num_heads: int = 8,
                  mlp_hidden: int = 1024, num_joints: int = 17, in_channels: int = 2, qkv_bias: bool = True,
                  drop_rate: float = 0.0, attn_drop_rate: float = 0.0, drop_path_rate: float = 0.1):
