@@ -163,13 +163,13 @@ def main() -> None:
                                                        init="runs/nc4/last.pt", seed=2031, epochs=14,
                                                        end="2.5e-6", minutes=33, number=5), "nc5"),
                                        (STAGE_SCHEDULE.format(number=6), None),
-                                       (STAGE_REPROJECTION.format(run="runs/nc10", config="configs/pretrained_nc.yaml",
-                                                                  init="runs/nc5/last.pt", seed=2035, epochs=14,
-                                                                  end="6.0e-6", minutes=34, number=7, weight=6,
+                                       (STAGE_REPROJECTION.format(run="runs/nc12", config="configs/pretrained_nc.yaml",
+                                                                  init="runs/nc5/last.pt", seed=2038, epochs=14,
+                                                                  end="6.0e-6", minutes=34, number=7, weight=10,
                                                                   choice=CHOSEN.format(
-                                                                      "0 (runs/nc7), 1 (runs/nc8) and 3 (runs/nc9), "
-                                                                      "and over weight 3 trained 36 epochs more "
-                                                                      "(runs/nc11)", VALIDATION)), "nc10")]),
+                                                                      "0 (runs/nc7), 1 (runs/nc8), 3 (runs/nc9) and "
+                                                                      "6 (runs/nc10), and over weight 3 trained 36 "
+                                                                      "epochs more (runs/nc11)", VALIDATION)), "nc12")]),
     }
     short = {"h2ot_mixste_free": "free", "h2ot_mixste_nc": "nc"}
     for name, card in cards.items():
