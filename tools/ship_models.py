@@ -134,13 +134,13 @@ def main() -> None:
                                                          init="runs/free3/last.pt", seed=2032, epochs=12,
                                                          end="3.9e-6", minutes=29, number=4), "free4"),
                                          (STAGE_SCHEDULE.format(number=5), None),
-                                         (STAGE_REPROJECTION.format(run="runs/free11",
+                                         (STAGE_REPROJECTION.format(run="runs/free12",
                                                                     config="configs/pretrained_free.yaml",
                                                                     init="runs/free4/last.pt", seed=2036, epochs=10,
-                                                                    end="1.2e-5", number=6, minutes=23, weight=6,
+                                                                    end="1.2e-5", number=6, minutes=24, weight=10,
                                                                     choice=CHOSEN.format(
-                                                                        "1 (runs/free9) and 3 (runs/free10)",
-                                                                        VALIDATION)), "free11")]),
+                                                                        "1 (runs/free9), 3 (runs/free10) and 6 "
+                                                                        "(runs/free11)", VALIDATION)), "free12")]),
         "h2ot_mixste_nc": dict(common, name="h2ot_mixste_nc",
                                license="CC BY-NC 4.0: NON-COMMERCIAL use only. Trained on the Bandai Namco Research "
                                        "Motion Datasets 1 and 2 (Bandai Namco Research Inc., CC BY-NC 4.0; "
