@@ -185,6 +185,27 @@ def test_a_variable_frame_rate_keeps_its_times(tmp_path):
     assert data["status"] == "ok" and data["time"] == pytest.approx(times[45], abs=1e-5)
 
 
+@needs_chromium
+def test_a_trajectory_moves_the_skeleton_and_the_view_follows(tmp_path):
+    poses, keypoints, detected = rig_sequence()
+    root = np.linspace([0.5, -0.2, 6.0], [2.5, -0.1, 3.0], FRAMES)  # walking towards the camera, to the right
+    joints = poses + root[:, None]
+    page = write_viewer(tmp_path / VIEWER_FILE, poses, keypoints, detected, FPS, IMAGE, joints_camera=joints)
+    frame = 60
+    data, dom = readback(page, tmp_path, f"?frame={frame}")
+    assert data["status"] == "ok" and data["path"] is True and 'id="pathtoggle"' in dom
+    moved = joints[frame] - root[0] * np.array([1, 0, 1])  # the first frame's pelvis above the origin
+    expected = moved * np.array([1, -1, -1]) + np.array([0, data["floor_offset"], 0])
+    np.testing.assert_allclose(data["scene_joints"], expected, atol=STEP_3D + 1e-5)
+    assert abs(np.array(data["scene_joints"])[[3, 6], 1].min() - 0.08) < 0.05  # on the path's floor
+    pinned, _ = readback(page, tmp_path, f"?frame={frame}&path=0")  # the switch off: root-relative, as before
+    assert pinned["path"] is False
+    np.testing.assert_allclose(pinned["scene_joints"], poses[frame] * np.array([1, -1, -1])
+                               + np.array([0, pinned["floor_offset"], 0]), atol=STEP_3D / 2 + 1e-5)
+    # the view follows the pelvis: it is drawn at the same place on screen either way
+    np.testing.assert_allclose(data["screen_joints"][0], pinned["screen_joints"][0], atol=1.0)
+
+
 def colour_class(pixels: np.ndarray) -> np.ndarray:
     """'r' / 'l' / 'c' / '' per RGB pixel: the bone colours of render.py (red right, blue left, yellow
     centre) under the viewer's lighting."""

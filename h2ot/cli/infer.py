@@ -28,6 +28,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--height", type=int_at_least(64), default=480,
                    help="height of demo.mp4 in pixels (default 480, at most the input's; at least 64)")
     p.add_argument("--bvh-units", choices=["m", "cm"], default="m", help="length unit of poses3d.bvh")
+    p.add_argument("--bvh-root", choices=["path", "fixed"], default="path",
+                   help="the BVH's root: path (default) follows the trajectory, fixed keeps it above the origin")
+    p.add_argument("--focal-mm", type=float, default=None,
+                   help="the camera's 35 mm-equivalent focal length in mm, for the trajectory (a phone's main "
+                        "camera is about 24-28; default 43.27, focal length = image diagonal, a guess): the "
+                        "distance to the person scales with it")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--threads", default="auto", type=threads_arg,
                    help="CPU threads: auto (default: every core; the cores other processes leave free where you "
@@ -41,7 +47,8 @@ def run_demo(args) -> int:
     result = infer_video(args.video, out_dir=args.out, checkpoint=args.checkpoint, model=args.model,
                          person=args.person, flip=args.flip, render=args.render, max_height=args.height,
                          bvh_units=args.bvh_units, progress=not args.quiet, sides=args.fix_sides,
-                         threads=args.threads, backend=args.backend)
+                         threads=args.threads, backend=args.backend, focal_mm=args.focal_mm,
+                         bvh_root=args.bvh_root)
     print(result.summary())
     return 0
 
@@ -53,7 +60,7 @@ def run_lift(args) -> int:
                        checkpoint=args.checkpoint, model=args.model, person=args.person, flip=args.flip,
                        render=args.render, video=args.video, max_height=args.height, bvh_units=args.bvh_units,
                        progress=not args.quiet, sides=args.fix_sides, threads=args.threads,
-                       backend=args.backend)
+                       backend=args.backend, focal_mm=args.focal_mm, bvh_root=args.bvh_root)
     print(result.summary())
     return 0
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib
 
 _NAMES = {
-    "camera": ["Camera", "camera_to_world", "denormalize_screen", "look_at", "matrix_to_quaternion",
-               "normalize_screen", "project", "quaternion_to_matrix", "world_to_camera"],
+    "camera": ["Camera", "camera_to_world", "denormalize_screen", "focal_pixels", "look_at", "look_at_frame",
+               "matrix_to_quaternion", "normalize_screen", "project", "quaternion_to_matrix", "rotation_to",
+               "world_to_camera"],
     "h36m": ["SUBJECTS_TEST", "SUBJECTS_TRAIN", "h36m_cameras"],
     "humaneva": ["load_humaneva"],
     "sequences": ["Sequence", "load_3dhp", "load_vp3d"],

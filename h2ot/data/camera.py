@@ -75,6 +75,42 @@ def look_at(position, target, up=(0.0, 0.0, 1.0)) -> np.ndarray:
     return np.stack([right, down, forward], axis=1)
 
 
+def rotation_to(direction: np.ndarray) -> np.ndarray:
+    """Rotations ``[..., 3, 3]`` taking the z axis to the unit vectors ``direction`` ``[..., 3]`` (Rodrigues)."""
+    direction = np.asarray(direction, dtype=np.float64)
+    axis = np.stack([-direction[..., 1], direction[..., 0], np.zeros_like(direction[..., 0])], axis=-1)  # z × d
+    s, c = np.linalg.norm(axis, axis=-1), direction[..., 2]
+    k = axis / np.maximum(s, 1e-300)[..., None]
+    zero = np.zeros_like(s)
+    kx = np.stack([np.stack([zero, -k[..., 2], k[..., 1]], -1), np.stack([k[..., 2], zero, -k[..., 0]], -1),
+                   np.stack([-k[..., 1], k[..., 0], zero], -1)], axis=-2)
+    out = np.eye(3) + s[..., None, None] * kx + (1 - c)[..., None, None] * kx @ kx
+    # along z already, or opposite it (a half turn about x)
+    return np.where((s < 1e-12)[..., None, None], np.where((c > 0)[..., None, None], np.eye(3),
+                                                           np.diag([1.0, -1.0, -1.0])), out)
+
+
+def look_at_frame(points_cam: np.ndarray, centre: np.ndarray, inverse: bool = False) -> np.ndarray:
+    """Camera-frame points ``[..., 3]`` in the frame of the same camera turned (the smallest rotation) to look
+    straight at ``centre`` ``[3]`` (or one centre per leading index, ``[T, 3]`` for points ``[T, ..., 3]``).
+    ``inverse=True`` turns look-at-frame points back into the camera frame.
+
+    A window normalised for position (``input_norm="window"``, :mod:`h2ot.data.views`) no longer says where
+    the person was in the image, so it cannot tell a person seen off-axis from one turned by that angle; in
+    this frame the 2D shape determines the pose and training has nothing to average over. For a person near
+    the image centre it is the camera frame."""
+    centre = np.asarray(centre, dtype=np.float64)
+    rotation = rotation_to(centre / np.linalg.norm(centre, axis=-1, keepdims=True))
+    if inverse:
+        rotation = np.swapaxes(rotation, -1, -2)
+    points_cam = np.asarray(points_cam)
+    if centre.ndim == 1:
+        return points_cam @ rotation
+    shape = points_cam.shape
+    flat = points_cam.reshape(shape[0], -1, 3)
+    return (flat @ rotation).reshape(shape)
+
+
 def world_to_camera(points, rotation, translation) -> np.ndarray:
     """``points``: ``[..., 3]`` world → camera frame. ``rotation``: quaternion ``[4]`` or matrix
     ``[3, 3]`` (camera-to-world); ``translation``: camera centre ``[3]`` in world units."""
@@ -128,6 +164,16 @@ def normalize_screen(pixels, w: float, h: float) -> np.ndarray:
     out = pixels.copy()
     out[..., :2] = pixels[..., :2] / w * 2 - np.array([1.0, h / w])
     return out
+
+
+#: the diagonal of a 36 × 24 mm frame: a "35 mm-equivalent" focal length is relative to it
+FULL_FRAME_DIAGONAL_MM = 43.27
+
+
+def focal_pixels(focal_mm: float, w: float, h: float) -> float:
+    """A 35 mm-equivalent focal length (mm) → pixels for a ``w`` × ``h`` image (same field of view along
+    the diagonal): ``f_mm / 43.27 × diagonal``. 43.27 mm is the "normal" lens, focal length = diagonal."""
+    return float(focal_mm) / FULL_FRAME_DIAGONAL_MM * float(np.hypot(w, h))
 
 
 def denormalize_screen(coords, w: float, h: float) -> np.ndarray:

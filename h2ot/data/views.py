@@ -30,13 +30,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .camera import Camera, look_at, matrix_to_quaternion, normalize_screen
+from .camera import Camera, focal_pixels, look_at, look_at_frame, matrix_to_quaternion, normalize_screen, rotation_to
 from .mocap import NOISE_MODELS, h36m_bone_lengths
 from .skeleton import derive_torso, flip_pose, set_bone_lengths
 
 #: landscape image sizes drawn from (portrait swaps them)
 IMAGE_SIZES = ((1920, 1080), (1280, 720), (3840, 2160), (640, 480), (1440, 1080), (1080, 1080))
-_FULL_FRAME_DIAGONAL_MM = 43.27
 
 
 @dataclass(frozen=True)
@@ -59,31 +58,18 @@ class ViewRange:
     typical_placement: tuple[float, float] = (0.35, 0.65)
 
 
-def _rotation_to(direction: np.ndarray) -> np.ndarray:
-    """A rotation ``[3, 3]`` taking the z axis to the unit vector ``direction`` (Rodrigues)."""
-    z = np.array([0.0, 0.0, 1.0])
-    axis = np.cross(z, direction)
-    s, c = np.linalg.norm(axis), float(direction @ z)
-    if s < 1e-12:  # along z already, or opposite it (a half turn about x)
-        return np.eye(3) if c > 0 else np.diag([1.0, -1.0, -1.0])
-    k = axis / s
-    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + s * kx + (1 - c) * kx @ kx
-
-
 def sample_view(rng: np.random.Generator, positions: np.ndarray, ranges: ViewRange = ViewRange(),
                 cam_id: str = "view") -> Camera:
     """One camera from ``ranges`` for world poses ``positions`` ``[F, 17, 3]`` (metres, Z up)."""
     w, h = IMAGE_SIZES[rng.integers(len(IMAGE_SIZES))]
     if rng.random() < ranges.portrait:
         w, h = h, w
-    diagonal = float(np.hypot(w, h))
     # what must fit in the frame: the person's extent, or the ground the window covers when larger
     size = max(float(np.median(np.ptp(positions, axis=1).max(axis=-1))),
                float(np.ptp(positions[:, 0, :2], axis=0).max()) + 0.5, 0.3)
     lo, hi = np.log(ranges.focal_mm[0]), np.log(ranges.focal_mm[1])
     for _ in range(50):
-        focal = float(np.exp(rng.uniform(lo, hi))) / _FULL_FRAME_DIAGONAL_MM * diagonal
+        focal = focal_pixels(np.exp(rng.uniform(lo, hi)), w, h)
         distance = focal * size / (rng.uniform(*ranges.person_fraction) * h)
         if ranges.distance[0] <= distance <= ranges.distance[1]:
             break
@@ -108,20 +94,9 @@ def sample_view(rng: np.random.Generator, positions: np.ndarray, ranges: ViewRan
     placement = ranges.typical_placement if typical else ranges.placement
     u, v = rng.uniform(*placement) * w, rng.uniform(*placement) * h
     ray = np.array([(u - w / 2) / focal, (v - h / 2) / focal, 1.0])
-    rotation = rotation @ _rotation_to(ray / np.linalg.norm(ray)).T
+    rotation = rotation @ rotation_to(ray / np.linalg.norm(ray)).T
     return Camera(focal=(focal, focal), center=(w / 2, h / 2), res_w=int(w), res_h=int(h),
                   orientation=tuple(matrix_to_quaternion(rotation)), translation=tuple(position), id=cam_id)
-
-
-def look_at_frame(points_cam: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    """Camera-frame points ``[..., 3]`` in the frame of the same camera turned (the smallest rotation) to look
-    straight at ``centre`` ``[3]``.
-
-    A window normalised for position (``input_norm="window"``) no longer says where the person was in the
-    image, so it cannot tell a person seen off-axis from one turned by that angle; in this frame the 2D
-    shape determines the pose and training has nothing to average over. For a person near the image centre
-    it is the camera frame."""
-    return points_cam @ _rotation_to(centre / np.linalg.norm(centre))
 
 
 def pinhole(points_cam: np.ndarray, camera: Camera) -> np.ndarray:

@@ -252,6 +252,22 @@ class Lifter:
         conf = h36m[..., 2] if h36m.shape[-1] == 3 else None
         return reprojection_error(poses3d, h36m[..., :2], conf)
 
+    def trajectory(self, keypoints2d, poses3d, image_size, fps: float, format: str = "h36m",
+                   focal_mm: float | None = None, **options):
+        """Where the person is: the pelvis's path in the camera frame and the poses ``[T, 17, 3]`` (from
+        :meth:`predict`) in the camera's own axes, from the keypoints ``[T, K, 2|3]`` (pixels, in ``format``)
+        they were lifted from; ``focal_mm``: the camera's 35 mm-equivalent focal length (None: 43.27 mm, a
+        guess). Returns a :class:`h2ot.infer.trajectory.Trajectory`; ``options`` go to
+        :func:`h2ot.infer.trajectory.camera_trajectory` (e.g. ``smooth_s``, or ``focal_px`` and ``center`` for
+        a calibrated camera)."""
+        from h2ot.infer.trajectory import camera_trajectory
+
+        h36m = fill_joint_gaps(convert_keypoints(as_float_array(keypoints2d, "keypoints2d"), format))
+        look_at = getattr(self.model, "model_kwargs", {}).get("input_norm") == "window"
+        span = max(int(round(self.frames * fps / self.fps)), 1)  # the model's window, in frames at fps
+        return camera_trajectory(poses3d, h36m, image_size, fps, focal_mm=focal_mm, look_at=look_at, span=span,
+                                 **options)
+
     def predict(self, keypoints2d, image_size, fps: float, format: str = "h36m", flip: bool | None = None,
                 normalized: bool = False) -> np.ndarray:
         """``[T, K, 2|3]`` pixels → ``[T, 17, 3]`` root-relative metres (see the class docstring).

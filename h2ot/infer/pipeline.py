@@ -24,10 +24,14 @@ from h2ot.checks import MIN_FRAMES, check_fps, check_image_size, check_positive_
 from h2ot.data.skeleton import H36M_JOINT_NAMES, H36M_PARENTS, convert_keypoints
 from h2ot.infer.progress import Progress, format_timings
 from h2ot.infer.track import consistent_sides, fill_gaps, select_person, track_people
+from h2ot.infer.trajectory import Trajectory, check_focal_mm
 
 OUTPUT_FILES = ("poses3d.npz", "poses3d.json", "keypoints2d.npz", "poses3d.bvh", "demo.mp4", "poses3d.html")
 COORDINATES = ("camera axes: x right, y down, z forward (away from the camera; for models trained on look-at "
                "targets, the camera turned to look at the person); metres; root-relative (pelvis at the origin)")
+PATH = ("the camera frame: x right, y down, z forward from the camera centre, metres; trajectory = the pelvis, "
+        "joints_camera = every joint (the pose turned into the camera's own axes plus the trajectory); from the 2D, "
+        "for a camera of focal_mm (35 mm-equivalent) and an average-sized person")
 
 
 def demo_video_path() -> Path:
@@ -41,7 +45,8 @@ class InferenceResult:
     ``keypoints2d [T, 17, 3]`` Human3.6M-17 pixels + confidence (0 where interpolated), ``detected [T]``,
     ``raw_keypoints [T, K, 3]`` the person in the source format (NaN where missing), ``reprojection [T]`` the
     reprojection error of each frame, percent of the 2D person size (NaN where not detected;
-    :meth:`Lifter.reprojection`)."""
+    :meth:`Lifter.reprojection`), ``trajectory`` where the person is (:meth:`Lifter.trajectory`: the pelvis in
+    the camera frame, and every joint)."""
 
     poses3d: np.ndarray
     keypoints2d: np.ndarray
@@ -59,6 +64,7 @@ class InferenceResult:
     sides_swapped: np.ndarray | None = None  # [T, 2] frames whose legs / arms labels were swapped back
     reprojection: np.ndarray | None = None  # [T] percent of the 2D person size, NaN where not detected
     times: np.ndarray | None = None  # [T] seconds of each frame when not evenly spaced at fps (a variable rate)
+    trajectory: Trajectory | None = None  # the pelvis's path and the joints in the camera frame
 
     @property
     def num_frames(self) -> int:
@@ -80,6 +86,11 @@ class InferenceResult:
             lines.insert(2, f"reprojection error: median {self.reprojection_median:.1f}% of the person's 2D "
                             f"size (3D projected by the best-fitting weak-perspective camera vs the 2D, "
                             f"{int(np.isfinite(self.reprojection).sum())} detected frames)")
+        if self.trajectory is not None:
+            root = self.trajectory.root
+            lines.insert(2, f"trajectory: the pelvis {root[:, 2].min():.1f}-{root[:, 2].max():.1f} m from the camera "
+                            f"(a {self.trajectory.focal_mm:.0f} mm-equivalent lens and an average-sized person "
+                            "assumed; --focal-mm sets the lens)")
         if self.sides_swapped is not None and self.sides_swapped.any():
             legs, arms = self.sides_swapped.sum(axis=0)
             lines.insert(1, f"left/right labels swapped back in {legs} frames (legs) and {arms} (arms)")
@@ -164,26 +175,36 @@ def staged_output(out_dir):
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _check_outputs(out_dir, max_height, bvh_units: str) -> None:
+BVH_ROOTS = ("path", "fixed")
+
+
+def _check_outputs(out_dir, max_height, bvh_units: str, bvh_root: str = "path", focal_mm=None) -> None:
     """The output options, checked before any expensive work."""
     check_positive_int(max_height, "--height (max_height)", minimum=64)
     if bvh_units not in ("m", "cm"):
         raise ValueError(f"--bvh-units: expected m or cm, found {bvh_units!r}")
+    if bvh_root not in BVH_ROOTS:
+        raise ValueError(f"--bvh-root: expected {' or '.join(BVH_ROOTS)}, found {bvh_root!r}")
+    if focal_mm is not None:
+        check_focal_mm(focal_mm)
     if out_dir is not None:
         check_out_dir(out_dir)
 
 
 def place_on_floor(poses3d: np.ndarray, foot_height: float = 0.08) -> np.ndarray:
-    """Root-relative camera-axes poses → the same poses with the pelvis at a constant height so that the
-    ankles are about ``foot_height`` above a floor at y = 0 (camera axes, y down: floor at 0, up is −y)."""
+    """Camera-axes poses ``[T, 17, 3]`` (root-relative, or in the camera frame) → the same poses moved so that
+    the first frame's pelvis is above the origin and the lowest ankle is, over the clip's median, about
+    ``foot_height`` above a floor at y = 0 (camera axes, y down: floor at 0, up is −y). Root-relative poses
+    keep the pelvis at a constant height; a path keeps its ups and downs."""
     ankles = poses3d[:, [3, 6], 1].max(axis=1)  # lowest ankle (largest y, y down)
     height = float(np.median(ankles)) + foot_height
-    return poses3d - np.array([0.0, height, 0.0])
+    return poses3d - np.array([poses3d[0, 0, 0], height, poses3d[0, 0, 2]])
 
 
-def write_outputs(result: InferenceResult, folder: Path, bvh_units: str = "m") -> None:
+def write_outputs(result: InferenceResult, folder: Path, bvh_units: str = "m", bvh_root: str = "path") -> None:
     """Write ``poses3d.npz``, ``poses3d.json``, ``keypoints2d.npz``, ``poses3d.bvh`` and ``poses3d.html`` into
-    ``folder``."""
+    ``folder``. ``bvh_root``: ``path`` moves the BVH's root along the trajectory (when there is one), ``fixed``
+    keeps it above the origin."""
     from h2ot.infer.bvh_writer import write_bvh
 
     names = np.array(H36M_JOINT_NAMES)
@@ -192,8 +213,12 @@ def write_outputs(result: InferenceResult, folder: Path, bvh_units: str = "m") -
                   image_size=np.array(result.image_size), detected=result.detected, times=times)
     reprojection = (result.reprojection if result.reprojection is not None
                     else np.full(result.num_frames, np.nan)).astype(np.float32)
+    track = result.trajectory
+    placed = {} if track is None else dict(trajectory=track.root.astype(np.float32),
+                                           joints_camera=track.joints.astype(np.float32),
+                                           focal_mm=np.float64(track.focal_mm), trajectory_coordinates=np.array(PATH))
     np.savez(folder / "poses3d.npz", poses3d=result.poses3d.astype(np.float32), reprojection=reprojection,
-             coordinates=np.array(COORDINATES), model=np.array(result.model), **common)
+             coordinates=np.array(COORDINATES), model=np.array(result.model), **placed, **common)
     np.savez(folder / "keypoints2d.npz", keypoints=result.keypoints2d.astype(np.float32),
              raw_keypoints=result.raw_keypoints.astype(np.float32),
              raw_format=np.array(result.keypoint_format), format=np.array("h36m"),
@@ -215,12 +240,19 @@ def write_outputs(result: InferenceResult, folder: Path, bvh_units: str = "m") -
         "frames": [{"frame": t, "time": round(float(times[t]), 6), "detected": bool(result.detected[t]),
                     "joints": np.round(result.poses3d[t], 5).tolist()} for t in range(result.num_frames)],
     }
+    if track is not None:
+        doc.update(focal_mm=round(track.focal_mm, 3), trajectory_coordinates=PATH)
+        for t, frame in enumerate(doc["frames"]):
+            frame.update(root=np.round(track.root[t], 5).tolist(), joints_camera=np.round(track.joints[t], 5).tolist())
     (folder / "poses3d.json").write_text(json.dumps(doc, separators=(",", ":")))
-    write_bvh(folder / "poses3d.bvh", place_on_floor(result.poses3d), result.fps, units=bvh_units)
+    moving = track is not None and bvh_root == "path"
+    write_bvh(folder / "poses3d.bvh", place_on_floor(track.joints if moving else result.poses3d), result.fps,
+              units=bvh_units)
     from h2ot.infer.viewer import write_viewer  # poses3d.html: the 3D viewer (shows demo.mp4 when it matches)
 
     write_viewer(folder / "poses3d.html", result.poses3d, result.keypoints2d, result.detected, result.fps,
-                 result.image_size, video="demo.mp4", source=result.source, model=result.model, times=result.times)
+                 result.image_size, video="demo.mp4", source=result.source, model=result.model, times=result.times,
+                 joints_camera=None if track is None else track.joints)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -321,6 +353,14 @@ def _lift(lifter, h36m: np.ndarray, image_size, fps: float, timings: dict, progr
     return poses
 
 
+def _trajectory(lifter, h36m: np.ndarray, poses: np.ndarray, image_size, fps: float, focal_mm, timings: dict):
+    """Where the person is (:meth:`Lifter.trajectory`), timed."""
+    start = time.perf_counter()
+    track = lifter.trajectory(h36m, poses, image_size, fps, focal_mm=focal_mm)
+    timings["trajectory"] = {"frames": len(poses), "seconds": time.perf_counter() - start}
+    return track
+
+
 def _reprojection(h36m: np.ndarray, poses: np.ndarray, detected: np.ndarray) -> np.ndarray:
     """Per-frame reprojection error (percent) of the lifted clip vs its 2D keypoints, NaN if not detected."""
     from h2ot.infer.lifting import Lifter
@@ -330,14 +370,14 @@ def _reprojection(h36m: np.ndarray, poses: np.ndarray, detected: np.ndarray) -> 
 
 
 def _finish(result: InferenceResult, out_dir, render_frames, max_height: int, progress: bool, render: bool,
-            bvh_units: str) -> InferenceResult:
+            bvh_units: str, bvh_root: str) -> InferenceResult:
     if out_dir is None:
         return result
     from h2ot.infer.render import render_video
 
     with staged_output(out_dir) as (staging, moved):
         start = time.perf_counter()
-        write_outputs(result, staging, bvh_units=bvh_units)
+        write_outputs(result, staging, bvh_units=bvh_units, bvh_root=bvh_root)
         result.timings["files"] = {"frames": None, "seconds": time.perf_counter() - start}
         if render:
             with Progress("rendering", result.num_frames, enabled=progress) as bar:
@@ -387,7 +427,7 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
                 flip: bool = True, render: bool = True, max_height: int = 480, detect_max_size: int = 1280,
                 bvh_units: str = "m", progress: bool = False, sides: bool = True,
                 model: str | None = None, threads: int | str | None = "auto",
-                backend: str = "torch") -> InferenceResult:
+                backend: str = "torch", focal_mm: float | None = None, bvh_root: str = "path") -> InferenceResult:
     """Estimate the 3D poses of one person in a video (default: the shipped demo clip).
 
     ``checkpoint`` / ``lifter`` / ``model`` (a shipped model's name) choose the model (default: the
@@ -396,7 +436,9 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
     track number, or a pixel point ``(x, y)`` / ``"x,y"``. With ``out_dir`` the files are written there
     (``poses3d.npz``, ``poses3d.json``, ``keypoints2d.npz``, ``poses3d.bvh``, the viewer ``poses3d.html`` and,
     with ``render``, ``demo.mp4`` at most ``max_height`` pixels high). ``sides``: undo the detector's left/right label
-    swaps (:func:`h2ot.infer.track.consistent_sides`) before lifting. ``threads``: the cores to use
+    swaps (:func:`h2ot.infer.track.consistent_sides`) before lifting. ``focal_mm``: the camera's 35 mm-equivalent
+    focal length for the trajectory (None: 43.27 mm, a guess); ``bvh_root``: ``path`` (the BVH's root follows
+    the trajectory) or ``fixed``. ``threads``: the cores to use
     (``"auto"``: those other processes leave free; None: PyTorch's default): the default detector runs that
     many segments of the video at once. The model loads while the detector runs, and demo.mp4 is encoded
     while its next frame is drawn. Returns an :class:`InferenceResult`.
@@ -407,7 +449,7 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
     from h2ot.threads import cores
 
     path = Path(path) if path is not None else demo_video_path()
-    _check_outputs(out_dir, max_height, bvh_units)
+    _check_outputs(out_dir, max_height, bvh_units, bvh_root, focal_mm)
     threads = _settings(threads, backend)
     info = probe_video(path)
     timed = frame_pts(path)
@@ -434,24 +476,26 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
                              image_size=info.image_size, raw_keypoints=track, keypoint_format=fmt,
                              source=str(path), person=index, num_people=count, model=lifter.describe(),
                              timings=timings, sides_swapped=swapped,
-                             reprojection=_reprojection(h36m, poses, detected))
+                             reprojection=_reprojection(h36m, poses, detected),
+                             trajectory=_trajectory(lifter, h36m, poses, info.image_size, fps, focal_mm, timings))
     pw, ph, _ = output_size(info.width, info.height, max_height)
-    return _finish(result, out_dir, lambda: iter_frames(path, pw, ph), max_height, progress, render, bvh_units)
+    return _finish(result, out_dir, lambda: iter_frames(path, pw, ph), max_height, progress, render, bvh_units,
+                   bvh_root)
 
 
 def lift_file(path, fmt: str, image_size=None, fps: float | None = None, out_dir=None, checkpoint=None,
               lifter=None, person=None, flip: bool = True, render: bool = True, video=None,
               max_height: int = 480, bvh_units: str = "m", progress: bool = False,
               sides: bool = True, model: str | None = None, threads: int | str | None = "auto",
-              backend: str = "torch") -> InferenceResult:
+              backend: str = "torch", focal_mm: float | None = None, bvh_root: str = "path") -> InferenceResult:
     """``h2ot lift``: 3D poses from a file of 2D keypoints (see :mod:`h2ot.infer.keypoints_io`). The
     rendered video draws on ``video``'s frames when given, else on a dark canvas of ``image_size``; the
-    model, ``backend`` and ``threads`` are chosen as in :func:`infer_video`."""
+    model, ``backend``, ``threads``, ``focal_mm`` and ``bvh_root`` are as in :func:`infer_video`."""
     from h2ot.infer.keypoints_io import format_size, load_keypoints
     from h2ot.infer.render import output_size
 
     canonical, _ = format_size(fmt)
-    _check_outputs(out_dir, max_height, bvh_units)
+    _check_outputs(out_dir, max_height, bvh_units, bvh_root, focal_mm)
     threads = _settings(threads, backend)
     start = time.perf_counter()
     detections, meta = load_keypoints(path, fmt)
@@ -481,5 +525,6 @@ def lift_file(path, fmt: str, image_size=None, fps: float | None = None, out_dir
                              image_size=image_size, raw_keypoints=track, keypoint_format=canonical,
                              source=str(path), person=index, num_people=count, model=lifter.describe(),
                              timings=timings, sides_swapped=swapped,
-                             reprojection=_reprojection(h36m, poses, detected))
-    return _finish(result, out_dir, frames, max_height, progress, render, bvh_units)
+                             reprojection=_reprojection(h36m, poses, detected),
+                             trajectory=_trajectory(lifter, h36m, poses, image_size, fps, focal_mm, timings))
+    return _finish(result, out_dir, frames, max_height, progress, render, bvh_units, bvh_root)

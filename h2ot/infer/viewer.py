@@ -1,14 +1,15 @@
 """``poses3d.html``: an interactive 3D viewer of a result, one self-contained file that works offline.
 
-The page shows the Human3.6M-17 skeleton in 3D (three.js r170 with OrbitControls: turn, zoom, pan; a
-ground grid), the 2D keypoints beside it (on ``demo.mp4``'s video panel when that file lies beside the page
-and matches), play/pause, a frame slider, speed, and marks the frames without a detection. Everything is
-inside the file: three.js (``h2ot/assets/viewer/three``, MIT, its licence beside it) is inlined as
-``data:`` URLs in an import map, the viewer's own module (``viewer.js``) and style follow, and the poses
-are base64 blocks of little-endian int16 (``q * step``: 0.1 mm for 3D, 1/16 px for 2D unless a larger
-range needs a coarser power-of-two step; -32768 = missing) with an Adler-32 checksum each, so a 10-minute
-50 fps result (30,000 frames) is about 8 MB and opens in well under a second. A damaged or missing data
-block shows a message instead of the viewer.
+The page shows the Human3.6M-17 skeleton in 3D (three.js r170 with OrbitControls: turn, zoom, pan; a ground
+grid; moving along the trajectory, the view following, when the result has one), the 2D keypoints beside it
+(on ``demo.mp4``'s video panel when that file lies beside the page and matches), play/pause, a frame slider,
+speed, and marks the frames without a detection. Everything is inside the file: three.js
+(``h2ot/assets/viewer/three``, MIT, its licence beside it) is inlined as ``data:`` URLs in an import map, the
+viewer's own module (``viewer.js``) and style follow, and the poses are base64 blocks of little-endian int16
+(``q * step``: 0.1 mm for 3D, 1/16 px for 2D unless a larger range needs a coarser power-of-two step; -32768 =
+missing) with an Adler-32 checksum each, so a 10-minute 50 fps result (30,000 frames) is about 8 MB (12 MB
+with a trajectory) and opens in well under a second. A damaged or missing data block shows a message instead
+of the viewer.
 
 :func:`write_viewer` writes the page from arrays (``h2ot demo`` and ``h2ot lift`` call it for every result);
 :func:`view_folder` (``h2ot view RESULT_DIR``) from an output folder's ``poses3d.npz`` (and
@@ -93,15 +94,17 @@ def floor_offset(poses3d: np.ndarray, foot_height: float = 0.08) -> float:
 
 
 def write_viewer(path, poses3d, keypoints2d=None, detected=None, fps: float = 50.0, image_size=None,
-                 video: str | None = None, source: str = "", model: str = "", times=None) -> Path:
+                 video: str | None = None, source: str = "", model: str = "", times=None,
+                 joints_camera=None) -> Path:
     """Write the viewer page ``path`` (normally ``RESULT_DIR/poses3d.html``).
 
     ``poses3d [T, 17, 3]`` metres in camera axes (root-relative, as in ``poses3d.npz``); ``keypoints2d
     [T, 17, 2|3]`` pixels of an ``image_size`` ``(W, H)`` image, or None; ``detected [T]`` (default all);
     ``video``: a URL relative to the page of ``demo.mp4`` (shown, cropped to its video panel, only when the
     browser can play it and its length and shape match); ``times [T]``: seconds of each frame, kept when
-    they are not evenly spaced at ``fps`` (a variable frame rate). The file is written atomically. Returns
-    its path.
+    they are not evenly spaced at ``fps`` (a variable frame rate); ``joints_camera [T, 17, 3]``: the joints in
+    the camera frame (the trajectory, ``poses3d.npz``'s ``joints_camera``), shown moving along their path
+    (a "path" switch) from the first frame's pelvis. The file is written atomically. Returns its path.
     """
     path = Path(path)
     poses3d = np.asarray(poses3d, dtype=np.float64)
@@ -127,6 +130,15 @@ def write_viewer(path, poses3d, keypoints2d=None, detected=None, fps: float = 50
         if image_size is None:
             finite = keypoints2d[..., :2][np.isfinite(keypoints2d[..., 0])]
             image_size = tuple(int(np.ceil(v)) + 1 for v in finite.max(axis=0)) if len(finite) else (1, 1)
+    path_floor = None
+    if joints_camera is not None:
+        joints_camera = np.asarray(joints_camera, dtype=np.float64)
+        if joints_camera.shape != poses3d.shape:
+            raise ValueError(f"joints_camera must be [{count}, 17, 3] like poses3d, found {list(joints_camera.shape)}")
+        moved = joints_camera - joints_camera[0, 0] * np.array([1.0, 0.0, 1.0])  # the first pelvis above the origin
+        text, specs["path3d"] = _block("path3d", *quantize(moved, STEP_3D))
+        blocks.append(text)
+        path_floor = round(floor_offset(moved), 5)
     text, specs["detected"] = _block("detected", detected.astype(np.uint8))
     blocks.append(text)
     if times is not None:
@@ -153,6 +165,7 @@ def write_viewer(path, poses3d, keypoints2d=None, detected=None, fps: float = 50
         "colours": {"right": list(RIGHT_COLOUR), "left": list(LEFT_COLOUR), "centre": list(CENTRE_COLOUR),
                     "missing": list(MISSING_COLOUR)},
         "floor_offset": round(floor_offset(poses3d), 5),
+        "path_floor_offset": path_floor,
         "video": video,
         "blocks": specs,
     }
@@ -223,6 +236,7 @@ def view_folder(result_dir, out=None) -> Path:
         image_size = None if image_size is None else [int(v) for v in np.asarray(image_size).reshape(2)]
         times = times if times is not None and times.shape == (len(poses3d),) else None
         return write_viewer(out, poses3d, keypoints, npz.get("detected"), fps, image_size, video=video,
-                            source=folder.resolve().name, model=str(npz.get("model", "")), times=times)
+                            source=folder.resolve().name, model=str(npz.get("model", "")), times=times,
+                            joints_camera=npz.get("joints_camera"))
     except (TypeError, ValueError) as error:  # fields of the wrong shape or value
         raise ValueError(f"{npz_path}: {_first_line(error)}") from None

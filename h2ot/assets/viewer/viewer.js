@@ -1,7 +1,8 @@
 // The poses3d.html viewer (h2ot.infer.viewer inlines this module; three.js r170 comes from the page's
 // import map). Data: the JSON block #h2ot-meta and base64 blocks of little-endian int16 / uint8 arrays
 // (meta.blocks[name] = {id, dtype, shape, step, bytes, adler32}); a value is q * step, -32768 = missing.
-// URL parameters: ?frame=N opens paused at frame N, &speed=S, &video=0 hides the video.
+// URL parameters: ?frame=N opens paused at frame N, &speed=S, &video=0 hides the video, &path=0 pins the
+// skeleton in place (a result with a trajectory moves along it: the path3d block).
 // #h2ot-readback receives a JSON summary once the page is ready (read by tests/test_viewer.py).
 import * as THREE from 'three';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
@@ -81,7 +82,8 @@ function loadData() {
   const keypoints = blocks.keypoints2d ? dequantize(need('keypoints2d', T * J * 2, 2), blocks.keypoints2d.step) : null;
   const detected = need('detected', T, 1);
   const times = blocks.times ? new Float32Array(need('times', T, 4).buffer) : null;  // a variable frame rate
-  return { meta, T, J, poses, keypoints, detected, times };
+  const path = blocks.path3d ? dequantize(need('path3d', T * J * 3, 2), blocks.path3d.step) : null;  // camera frame
+  return { meta, T, J, poses, keypoints, detected, times, path };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -89,7 +91,7 @@ function loadData() {
 // ---------------------------------------------------------------------------------------------
 
 function start(data) {
-  const { meta, T, J, poses, keypoints, detected, times } = data;
+  const { meta, T, J, poses, keypoints, detected, times, path } = data;
   const fps = meta.fps;
   const timeOf = (f) => (times ? times[f] : f / fps);  // seconds from the first frame
   const duration = timeOf(T - 1) + 1 / fps;
@@ -103,7 +105,10 @@ function start(data) {
   const sides = meta.sides;  // per joint: "r", "l" or "c" (a bone takes its child's side)
   const rgb = (c) => `rgb(${c[0]}, ${c[1]}, ${c[2]})`;
   const sideColour = { r: meta.colours.right, l: meta.colours.left, c: meta.colours.centre };
-  const floor = meta.floor_offset;  // camera y of the floor (y down): three.js Y = floor - y
+  // camera y of the floor (y down): three.js Y = floor - y; along the path, the path's own floor
+  const pathOn = () => Boolean(path) && $('showpath').checked;
+  const floorOf = () => (pathOn() ? meta.path_floor_offset : meta.floor_offset);
+  const floor = meta.floor_offset;
 
   $('subtitle').textContent = `${T} frames at ${+fps.toFixed(3)} fps · detected in ${meta.num_detected}/${T}` +
     (meta.model ? ` · model: ${meta.model}` : '');
@@ -114,7 +119,7 @@ function start(data) {
 
   // --- 3D ---------------------------------------------------------------------------------
   const pane3d = $('pane3d');
-  let renderer = null, scene = null, camera = null, controls = null, materials = null;
+  let renderer = null, scene = null, camera = null, controls = null, materials = null, grid = null, trail = null;
   const joints3d = [], bones3d = [];
   const target = new THREE.Vector3(0, floor, 0);  // the pelvis
   const home = new THREE.Vector3();  // the initial camera position
@@ -135,7 +140,7 @@ function start(data) {
     const sun = new THREE.DirectionalLight(0xffffff, 1.6);
     sun.position.set(2, 5, 4);
     scene.add(sun);
-    const grid = new THREE.GridHelper(8, 32, 0x6e7681, 0x30363d);
+    grid = new THREE.GridHelper(8, 32, 0x6e7681, 0x30363d);
     scene.add(grid);
     const material = (c, opacity = 1) => new THREE.MeshStandardMaterial({
       color: new THREE.Color().setRGB(c[0] / 255, c[1] / 255, c[2] / 255, THREE.SRGBColorSpace),
@@ -157,6 +162,16 @@ function start(data) {
         bones3d.push(bone);
       }
     }
+    if (path) {  // the pelvis's path, drawn on the floor
+      const points = [];
+      for (let f = 0; f < T; f++) {
+        const k = f * J * 3;
+        if (Number.isFinite(path[k] + path[k + 2])) points.push(new THREE.Vector3(path[k], 0.004, -path[k + 2]));
+      }
+      trail = new THREE.Line(new THREE.BufferGeometry().setFromPoints(points),
+                             new THREE.LineBasicMaterial({ color: 0xe3b341 }));
+      scene.add(trail);
+    }
     controls = new OrbitControls(camera, renderer.domElement);
     controls.enableDamping = true;
     controls.dampingFactor = 0.12;
@@ -169,12 +184,24 @@ function start(data) {
 
   const up = new THREE.Vector3(0, 1, 0), a = new THREE.Vector3(), b = new THREE.Vector3(), d = new THREE.Vector3();
   const toScene = (f, j, out) => {
-    const k = (f * J + j) * 3;
-    return out.set(poses[k], floor - poses[k + 1], -poses[k + 2]);  // camera axes (y down, z away) → Y up
+    const k = (f * J + j) * 3, source = pathOn() ? path : poses;
+    return out.set(source[k], floorOf() - source[k + 1], -source[k + 2]);  // camera axes (y down, z away) → Y up
   };
+
+  function follow(f) {  // the view moves with the pelvis (the orbit target), keeping its angle
+    toScene(f, 0, a);
+    if (!controls || !Number.isFinite(a.x + a.y + a.z)) return;
+    d.subVectors(a, controls.target);
+    camera.position.add(d);
+    controls.target.copy(a);
+    const cell = 8 / 32;  // the grid goes along under the person by whole cells: its lines stay put
+    grid.position.set(Math.round(a.x / cell) * cell, 0, Math.round(a.z / cell) * cell);
+  }
 
   function update3d(f) {
     if (!renderer) return;
+    if (trail) trail.visible = pathOn();
+    follow(f);
     const seen = detected[f] !== 0;
     for (let j = 0; j < J; j++) {
       const sphere = joints3d[j];
@@ -356,14 +383,21 @@ function start(data) {
     else if (event.key === 'End') seek(T - 1);
   });
 
-  function view(position) {
+  function view(position) {  // a position relative to the pelvis of the frame shown
     if (!controls) return;
-    camera.position.copy(position);
-    controls.target.copy(target);
+    toScene(state.frame, 0, a);
+    const pelvis = Number.isFinite(a.x + a.y + a.z) ? a.clone() : target.clone();
+    camera.position.copy(position).sub(target).add(pelvis);
+    controls.target.copy(pelvis);
     controls.update();
   }
   $('reset').addEventListener('click', () => view(home));
   $('camview').addEventListener('click', () => view(new THREE.Vector3(0, floor + 0.1, 4)));
+  if (path) {
+    $('pathtoggle').hidden = false;
+    $('showpath').checked = params.get('path') !== '0';
+    $('showpath').addEventListener('change', () => { setFrame(state.frame); publish(); });
+  }
 
   // --- the video (demo.mp4 beside the result), used only when it matches this result -------------
   if (meta.video && params.get('video') !== '0') {
@@ -447,7 +481,8 @@ function start(data) {
         round(rect2d.top + box.y + box.s * keypoints[(f * J + j) * 2 + 1], 10)]) : null,
       video: videoOK,
       viewport: [window.innerWidth, window.innerHeight],
-      floor_offset: floor,
+      floor_offset: floorOf(),
+      path: pathOn(),
       ready_ms: readyMs,
     });
   }

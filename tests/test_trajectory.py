@@ -1,0 +1,163 @@
+"""Where the person is (``h2ot.infer.trajectory``): exact on a known pinhole scene, the look-at frame turned back,
+the focal length's effect, and what ``h2ot lift`` writes (npz, JSON, BVH) and refuses."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from h2ot.data.camera import focal_pixels, look_at_frame, rotation_to
+from h2ot.infer import Lifter, lift_file, read_bvh_h36m
+from h2ot.infer.trajectory import camera_trajectory, moving_average
+from tests.helpers import PerFrame, moving_rig, one_line_error, rig_pose
+
+SIZE = (640, 360)
+
+
+def project(joints: np.ndarray, focal: float, size=SIZE) -> np.ndarray:
+    """Camera-frame joints ``[T, 17, 3]`` → pixels + confidence 1 through an ideal pinhole at the image centre."""
+    xy = focal * joints[..., :2] / joints[..., 2:] + np.array(size) / 2
+    return np.concatenate([xy, np.ones(joints.shape[:-1] + (1,))], axis=-1)
+
+
+def path(frames: int) -> np.ndarray:
+    """The pelvis walking towards the camera and to the right, in a straight line (metres, camera frame)."""
+    t = np.linspace(0, 1, frames)[:, None]
+    return np.array([-0.6, 0.2, 6.0]) + t * np.array([1.0, 0.1, -2.5])
+
+
+def test_rotations_batched_and_look_at_frame_inverse():
+    rng = np.random.default_rng(0)
+    directions = rng.normal(size=(5, 3))
+    directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
+    batched = rotation_to(directions)
+    for d, r in zip(directions, batched):
+        np.testing.assert_allclose(r, rotation_to(d), atol=1e-12)
+        np.testing.assert_allclose(r @ [0, 0, 1.0], d, atol=1e-12)
+        np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(rotation_to(np.array([0, 0, -1.0])) @ [0, 0, 1.0], [0, 0, -1.0])
+    points, centres = rng.normal(size=(5, 17, 3)), directions * 4
+    turned = look_at_frame(points, centres)
+    for p, c, q in zip(points, centres, turned):
+        np.testing.assert_allclose(q, look_at_frame(p, c), atol=1e-12)  # one centre per frame
+    np.testing.assert_allclose(look_at_frame(turned, centres, inverse=True), points, atol=1e-12)
+
+
+def test_moving_average_keeps_lines_and_smooths_noise():
+    line = np.linspace(0, 1, 11)[:, None] * np.array([1.0, -2.0, 3.0])
+    np.testing.assert_allclose(moving_average(line, 5), line, atol=1e-12)  # ends shrink the window, centred
+    np.testing.assert_allclose(moving_average(line, 1), line)
+    noise = np.random.default_rng(0).normal(size=(400, 1))
+    assert moving_average(noise, 9).std() < 0.5 * noise.std()
+
+
+@pytest.mark.parametrize("smooth_s", [0.0, 0.2])
+def test_a_known_pinhole_scene_is_placed_exactly(smooth_s):
+    frames, fps = 40, 30.0
+    poses = moving_rig(frames) - moving_rig(frames)[:, :1]          # root-relative, camera axes
+    root = path(frames)
+    if smooth_s:  # across the view at one distance: both moving averages keep it (direction and distance)
+        root[:, 2] = 5.0
+    focal = focal_pixels(28.0, *SIZE)
+    keypoints = project(poses + root[:, None], focal)
+    track = camera_trajectory(poses, keypoints, SIZE, fps, focal_mm=28.0, look_at=False, smooth_s=smooth_s,
+                              distance_smooth_s=smooth_s)
+    np.testing.assert_allclose(track.root, root, atol=1e-9)
+    np.testing.assert_allclose(track.joints, poses + root[:, None], atol=1e-9)
+    assert track.focal == pytest.approx(focal) and track.focal_mm == pytest.approx(28.0)
+    calibrated = camera_trajectory(poses, keypoints, SIZE, fps, look_at=False, smooth_s=smooth_s,
+                                   distance_smooth_s=smooth_s, focal_px=focal, center=np.array(SIZE) / 2)
+    np.testing.assert_allclose(calibrated.root, root, atol=1e-9)
+
+
+def test_look_at_poses_are_turned_back_into_the_camera_axes():
+    frames = 30
+    poses = moving_rig(frames) - moving_rig(frames)[:, :1]
+    root = np.array([1.5, -0.4, 4.0])                                # well off the image axis (about 21 degrees)
+    focal = focal_pixels(35.0, *SIZE)
+    keypoints = project(poses + root, focal)
+    answer = look_at_frame(poses, root)                              # what a look-at model answers
+    track = camera_trajectory(answer, keypoints, SIZE, 25.0, focal_mm=35.0, look_at=True, span=frames)
+    np.testing.assert_allclose(track.poses, poses, atol=1e-9)
+    np.testing.assert_allclose(track.root, np.repeat(root[None], frames, 0), atol=1e-9)
+    unturned = camera_trajectory(answer, keypoints, SIZE, 25.0, focal_mm=35.0, look_at=False)
+    assert np.abs(unturned.poses - poses).max() > 0.05                # the turn matters this far off-axis
+
+
+def test_distance_follows_the_focal_length_and_the_size():
+    poses = np.repeat(rig_pose()[None], 10, 0)
+    root = np.array([0.0, 0.0, 5.0])
+    keypoints = project(poses + root, focal_pixels(43.27, *SIZE))
+    base = camera_trajectory(poses, keypoints, SIZE, 30.0, look_at=False).root[:, 2]
+    np.testing.assert_allclose(base, 5.0, atol=1e-9)                  # the default: focal length = diagonal
+    longer = camera_trajectory(poses, keypoints, SIZE, 30.0, focal_mm=2 * 43.27, look_at=False).root[:, 2]
+    np.testing.assert_allclose(longer / base, 2.0, rtol=0.02)         # twice the focal length, twice as far
+    bigger = camera_trajectory(poses * 1.1, keypoints, SIZE, 30.0, look_at=False).root[:, 2]
+    np.testing.assert_allclose(bigger / base, 1.1, rtol=0.01)         # a larger 3D person, further away
+
+
+def test_bad_input_is_refused_in_one_line():
+    poses = np.zeros((5, 17, 3))
+    one_line_error(lambda: camera_trajectory(poses, np.zeros((4, 17, 3)), SIZE, 30.0), "[T, 17, 3]", "(4, 17, 3)")
+    one_line_error(lambda: camera_trajectory(poses, np.full((5, 17, 3), np.nan), SIZE, 30.0), "finite")
+    for bad in (0, -5, "wide", 1e6):
+        one_line_error(lambda: camera_trajectory(poses, np.zeros((5, 17, 3)), SIZE, 30.0, focal_mm=bad),
+                       "--focal-mm", "35 mm-equivalent")
+
+
+class Placed(PerFrame):
+    """Answers the walking rig's root-relative poses (camera axes), whatever the input."""
+
+    def __init__(self, poses):
+        super().__init__(9)
+        self.poses = torch.as_tensor(poses, dtype=torch.float32)
+
+    def forward(self, x):
+        return self.poses[:1].expand(x.shape[0], self.frames, 17, 3) + 0 * x[..., :1]
+
+
+def run_cli(argv: list[str]) -> int:
+    from h2ot import cli
+
+    try:
+        return cli.main(argv)
+    except SystemExit as exit_:  # argparse's usage errors
+        return exit_.code
+
+
+def test_lift_writes_the_trajectory_and_a_moving_bvh(tmp_path, capsys):
+    frames, fps = 30, 30.0
+    pose = rig_pose()
+    root = path(frames)
+    keypoints = project(pose + root[:, None], focal_pixels(26.0, *SIZE))
+    np.save(tmp_path / "kp.npy", keypoints)
+    lifter = Lifter(Placed(pose[None] - pose[:1]), flip=False)
+    result = lift_file(tmp_path / "kp.npy", "h36m", image_size=SIZE, fps=fps, out_dir=tmp_path / "out",
+                       lifter=lifter, render=False, focal_mm=26.0)
+    # the default smoothing averages the direction x/z, which is not linear in time while the distance changes:
+    # within 1 mm of this straight line
+    np.testing.assert_allclose(result.trajectory.root, root, atol=1e-3)
+    assert "trajectory: the pelvis 3.5-6.0 m from the camera (a 26 mm-equivalent lens" in result.summary()
+    with np.load(tmp_path / "out" / "poses3d.npz") as npz:
+        np.testing.assert_allclose(npz["trajectory"], result.trajectory.root, atol=1e-6)
+        np.testing.assert_allclose(npz["joints_camera"], pose - pose[:1] + result.trajectory.root[:, None], atol=1e-6)
+        assert float(npz["focal_mm"]) == 26.0 and "camera frame" in str(npz["trajectory_coordinates"])
+    doc = json.loads((tmp_path / "out" / "poses3d.json").read_text())
+    assert doc["focal_mm"] == 26.0
+    np.testing.assert_allclose([f["root"] for f in doc["frames"]], result.trajectory.root, atol=1e-5)
+    bvh = read_bvh_h36m(tmp_path / "out" / "poses3d.bvh")             # camera axes back
+    np.testing.assert_allclose(bvh[:, 0] - bvh[:1, 0], root - root[:1], atol=2e-3)   # the root moves along the path
+    np.testing.assert_allclose(bvh[0, 0, [0, 2]], 0.0, atol=1e-6)      # starting above the origin
+    lift_file(tmp_path / "kp.npy", "h36m", image_size=SIZE, fps=fps, out_dir=tmp_path / "fixed", lifter=lifter,
+              render=False, focal_mm=26.0, bvh_root="fixed")
+    fixed = read_bvh_h36m(tmp_path / "fixed" / "poses3d.bvh")
+    assert np.ptp(fixed[:, 0], axis=0).max() < 1e-6                    # pinned: the pose only
+    # bad values: one line, exit 2, nothing written
+    for flag, value, words in (("--focal-mm", "0", "35 mm-equivalent"), ("--bvh-root", "moving", "--bvh-root")):
+        code = run_cli(["lift", str(tmp_path / "kp.npy"), "--format", "h36m", "--image-size", "640", "360",
+                        "--fps", "30", "--out", str(tmp_path / "bad"), flag, value])
+        err = capsys.readouterr().err
+        assert code == 2 and words in err and "Traceback" not in err, err
+        assert not (tmp_path / "bad").exists()
