@@ -2,6 +2,7 @@
 
     python benchmarks/trajectory.py [--model nc] [--data humaneva|MOCAP.npz] [--split Validate|Train]
                                     [--subjects S ...] [--smooth DIRECTION:DISTANCE,...] [--joints trunk,all]
+                                    [--weights reprojection,none]
                                     [--table [docs/tables/trajectory.md]] [--json benchmarks/results/trajectory.json]
 
 ``--data humaneva`` (default): HumanEva-I (Walk, Jog, Box; 3 calibrated cameras, ground-truth 2D, evaluation
@@ -10,7 +11,7 @@ mocap``: its test subjects (or ``--subjects``) through the file's own cameras, w
 confidences: ``runs/data/all_wide.npz`` (the wide test of docs/training.md) or ``runs/data/cmu_0506_val.npz
 --subjects S05`` (a validation set; the commands are in benchmarks/real_video.py). Every sequence is lifted by
 ``--model`` (flip on) and placed by :func:`h2ot.infer.trajectory.camera_trajectory`: with each camera's
-calibrated focal length and principal point, for every ``--joints`` and ``--smooth`` setting, and with
+calibrated focal length and principal point, for every ``--joints``, ``--smooth`` and ``--weights`` setting, and with
 nothing known (the default 43.27 mm-equivalent focal length, the image centre) for the first ones.
 Scored against the true pelvis in the camera frame, over every frame:
 
@@ -37,7 +38,7 @@ from h2ot.data.humaneva import RESOLUTION, humaneva_cameras
 from h2ot.data.sequences import _load_npz
 from h2ot.data.splits import load_test_sequences
 from h2ot.infer import Lifter, lift_sequence
-from h2ot.infer.trajectory import DEFAULT_DISTANCE_SMOOTH_S, DEFAULT_SMOOTH_S, TRUNK, camera_trajectory
+from h2ot.infer.trajectory import DEFAULT_DISTANCE_SMOOTH_S, DEFAULT_SMOOTH_S, RELIABLE_PCT, TRUNK, camera_trajectory
 from h2ot.threads import use_threads
 
 try:
@@ -110,6 +111,9 @@ def main() -> None:
                         help="comma-separated DIRECTION:DISTANCE smoothing widths in seconds to score (default the "
                              "library's); the first is also scored with nothing known")
     parser.add_argument("--joints", default="trunk", help="comma-separated: trunk (the library's) and/or all")
+    parser.add_argument("--weights", default="reprojection",
+                        help="comma-separated: reprojection (the library's: each frame's distance weighed by its "
+                             "reprojection error) and/or none")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/trajectory.json"))
     add_table_argument(parser, "trajectory")
     args = parser.parse_args()
@@ -122,25 +126,27 @@ def main() -> None:
     else:
         views, title = mocap_views(args.data, args.subjects), Path(args.data).stem
     widths = [tuple(float(v) for v in pair.split(":")) for pair in args.smooth.split(",")]
+    settings = [(joints, direction, distance, weights) for joints in args.joints.split(",")
+                for direction, distance in widths for weights in args.weights.split(",")]
     joint_sets = {"trunk": TRUNK, "all": tuple(range(17))}
-    joint_names = args.joints.split(",")
+
+    def label(setting) -> str:
+        return f"{setting[0]}, smoothing {setting[1]:g} s / {setting[2]:g} s, weights: {setting[3]}"
+
     totals: dict = {}
     count = frames = 0
     for group, keypoints, pixels, size, camera, true in views:
         poses = lift_sequence(lifter.model, keypoints, flip=True)  # as h2ot eval (any length, at the model's rate)
-        span, rate = lifter.frames, lifter.fps
-        rows = {}
-        for joints in joint_names:
-            for direction, distance in widths:
-                options = dict(look_at=look_at, span=span, smooth_s=direction, distance_smooth_s=distance,
-                               joints=joint_sets[joints])
-                rows[f"calibrated camera; {joints}, smoothing {direction:g} s / {distance:g} s"] = camera_trajectory(
-                    poses, pixels, size, rate, focal_px=float(np.mean(camera.focal)), center=camera.center,
-                    **options).root
-        direction, distance = widths[0]
-        rows[f"nothing known (43.27 mm, image centre); {joint_names[0]}, smoothing {direction:g} s / {distance:g} s"] = \
-            camera_trajectory(poses, pixels, size, rate, look_at=look_at, span=span, smooth_s=direction,
-                              distance_smooth_s=distance, joints=joint_sets[joint_names[0]]).root
+
+        def place(setting, **camera_options) -> np.ndarray:
+            joints, direction, distance, weights = setting
+            return camera_trajectory(poses, pixels, size, lifter.fps, look_at=look_at, span=lifter.frames,
+                                     smooth_s=direction, distance_smooth_s=distance, joints=joint_sets[joints],
+                                     reliable_pct=None if weights == "none" else RELIABLE_PCT, **camera_options).root
+
+        rows = {f"calibrated camera; {label(setting)}": place(setting, focal_px=float(np.mean(camera.focal)),
+                                                              center=camera.center) for setting in settings}
+        rows[f"nothing known (43.27 mm, image centre); {label(settings[0])}"] = place(settings[0])
         ray = (pixels[:, 0, :2] - np.asarray(camera.center)) / float(np.mean(camera.focal))
         rows["constant distance (oracle: the true mean distance, calibrated ray)"] = \
             np.concatenate([ray, np.ones((len(ray), 1))], axis=-1) * true[:, 2].mean()

@@ -150,6 +150,21 @@ def auc(pred, target, thresholds_mm=AUC_THRESHOLDS_MM, joints=None) -> float:
     return float(auc_per_frame(pred, target, thresholds_mm, joints).mean())
 
 
+def perspective_translation(points, rays, weights) -> np.ndarray:
+    """The translations ``[..., 3]`` that put camera-axes points ``[..., J, 3]`` where a pinhole camera sees
+    them at ``rays [..., J, 2]`` (normalised image coordinates ``(u - c) / f``): weighted (``[..., J]``)
+    linear least squares on ``(P + T)_xy - ray (P + T)_z = 0``, linear in ``T``."""
+    p, r, w = (np.asarray(v, dtype=np.float64) for v in (points, rays, weights))
+    a = np.zeros(r.shape + (3,))  # per joint, per image axis: a row of A in A T = b
+    a[..., 0, 0] = a[..., 1, 1] = 1.0
+    a[..., :, 2] = -r
+    b = r * p[..., 2:] - p[..., :2]
+    aw = a * w[..., None, None]
+    normal = np.einsum("...jci,...jck->...ik", aw, a)
+    rhs = np.einsum("...jci,...jc->...i", aw, b)
+    return np.einsum("...ik,...k->...i", np.linalg.pinv(normal), rhs)
+
+
 def reprojection_error(pred3d, x2d, conf=None, focal=None, center=(0.0, 0.0)) -> np.ndarray:
     """Reprojection consistency per frame, percent: how well the predicted 3D explains the 2D it was
     lifted from. No ground truth is needed.
@@ -209,15 +224,7 @@ def reprojection_error(pred3d, x2d, conf=None, focal=None, center=(0.0, 0.0)) ->
     else:  # full perspective: f (P_xy + T_xy) / (P_z + T_z) + c, T by linear least squares
         f = float(focal)
         u = x - np.asarray(center, dtype=np.float64)
-        a = np.zeros(x.shape + (3,))  # per joint, per image axis: a row of A in A T = b
-        a[..., 0, 0] = f
-        a[..., 1, 1] = f
-        a[..., :, 2] = -u
-        b = u * p[..., 2:] - f * p[..., :2]
-        aw = a * w[..., None, None]
-        normal = np.einsum("...jci,...jck->...ik", aw, a)
-        rhs = np.einsum("...jci,...jc->...i", aw, b)
-        trans = np.einsum("...ik,...k->...i", np.linalg.pinv(normal), rhs)
+        trans = perspective_translation(p, u / f, w)
         depth = p[..., 2] + trans[..., None, 2]
         ok = ok & np.where(w > 0, depth > 0, True).all(axis=-1)
         depth = np.where(depth > 0, depth, 1.0)

@@ -86,6 +86,18 @@ def test_look_at_poses_are_turned_back_into_the_camera_axes():
     assert np.abs(unturned.poses - poses).max() > 0.05                # the turn matters this far off-axis
 
 
+def test_frames_whose_pose_does_not_explain_their_2d_hardly_move_the_distance():
+    frames, focal = 60, focal_pixels(43.27, *SIZE)
+    poses = np.repeat((rig_pose() - rig_pose()[:1])[None], frames, 0)
+    keypoints = project(poses + np.array([0, 0, 5.0]), focal)
+    other = moving_rig(frames) - moving_rig(frames)[:, :1]
+    keypoints[28:32] = project(other[28:32] * 1.3 + np.array([0, 0, 5.0]), focal)  # 4 frames of a larger someone
+    weighted = camera_trajectory(poses, keypoints, SIZE, 30.0, look_at=False).root[:, 2]
+    np.testing.assert_allclose(weighted, 5.0, rtol=1e-3)
+    alike = camera_trajectory(poses, keypoints, SIZE, 30.0, look_at=False, reliable_pct=None)  # unweighted:
+    assert alike.root[30, 2] < 4.9                                    # the 4 frames pull it 3 % nearer
+
+
 def test_distance_follows_the_focal_length_and_the_size():
     poses = np.repeat(rig_pose()[None], 10, 0)
     root = np.array([0.0, 0.0, 5.0])
@@ -136,9 +148,9 @@ def test_lift_writes_the_trajectory_and_a_moving_bvh(tmp_path, capsys):
     lifter = Lifter(Placed(pose[None] - pose[:1]), flip=False)
     result = lift_file(tmp_path / "kp.npy", "h36m", image_size=SIZE, fps=fps, out_dir=tmp_path / "out",
                        lifter=lifter, render=False, focal_mm=26.0)
-    # the default smoothing averages the direction x/z, which is not linear in time while the distance changes:
-    # within 1 mm of this straight line
-    np.testing.assert_allclose(result.trajectory.root, root, atol=1e-3)
+    # the default smoothing averages the direction x/z, which is not linear in time while the distance changes,
+    # and weighs the distances by the frames' reprojection errors: within 3 mm of this straight line
+    np.testing.assert_allclose(result.trajectory.root, root, atol=3e-3)
     assert "trajectory: the pelvis 3.5-6.0 m from the camera (a 26 mm-equivalent lens" in result.summary()
     with np.load(tmp_path / "out" / "poses3d.npz") as npz:
         np.testing.assert_allclose(npz["trajectory"], result.trajectory.root, atol=1e-6)
@@ -148,7 +160,7 @@ def test_lift_writes_the_trajectory_and_a_moving_bvh(tmp_path, capsys):
     assert doc["focal_mm"] == 26.0
     np.testing.assert_allclose([f["root"] for f in doc["frames"]], result.trajectory.root, atol=1e-5)
     bvh = read_bvh_h36m(tmp_path / "out" / "poses3d.bvh")             # camera axes back
-    np.testing.assert_allclose(bvh[:, 0] - bvh[:1, 0], root - root[:1], atol=2e-3)   # the root moves along the path
+    np.testing.assert_allclose(bvh[:, 0] - bvh[:1, 0], root - root[:1], atol=3e-3)   # the root moves along the path
     np.testing.assert_allclose(bvh[0, 0, [0, 2]], 0.0, atol=1e-6)      # starting above the origin
     lift_file(tmp_path / "kp.npy", "h36m", image_size=SIZE, fps=fps, out_dir=tmp_path / "fixed", lifter=lifter,
               render=False, focal_mm=26.0, bvh_root="fixed")

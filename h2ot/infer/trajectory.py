@@ -5,7 +5,9 @@ where the pelvis is in the image gives the ray it lies on, and how large the bod
 the 3D says it is gives the distance along that ray. :func:`camera_trajectory` finds, for every frame, the
 translation that puts the lifted trunk (pelvis, hips, spine, shoulders, neck, head) where a pinhole camera
 would see it at its 2D keypoints (least squares weighted by the keypoints' confidence, on the perspective
-equations, linear in the translation), then smooths its direction over 0.1 s and its distance over 0.8 s.
+equations, linear in the translation), then smooths its direction over 0.1 s and its distance over 0.8 s,
+weighing each frame's distance by how well its lifted pose explains its 2D (the reprojection error: a frame
+where the two disagree, or without a detection, says little about the distance).
 
 What it needs and what it assumes:
 
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from h2ot.data.camera import FULL_FRAME_DIAGONAL_MM, focal_pixels, look_at_frame
+from h2ot.metrics import perspective_translation, reprojection_error
 
 #: the default 35 mm-equivalent focal length: the focal length in pixels equals the image diagonal
 DEFAULT_FOCAL_MM = FULL_FRAME_DIAGONAL_MM
@@ -40,6 +43,11 @@ DEFAULT_FOCAL_MM = FULL_FRAME_DIAGONAL_MM
 #: path error on the noisy one (407 -> 347 mm) for 4 mm more on the clean one (60 -> 64 mm)
 DEFAULT_SMOOTH_S = 0.1
 DEFAULT_DISTANCE_SMOOTH_S = 0.8
+#: the distance's average weighs each frame by how well its lifted pose explains its 2D: ``1 / (1 + (e /
+#: RELIABLE_PCT)^2)`` for a reprojection error of ``e`` % (:func:`h2ot.metrics.reprojection_error`; a frame
+#: without a detection counts as 100 %). On the noisy validation set it cut the root error 698 -> 625 mm and
+#: the path error 347 -> 288 mm; on clean 2D (HumanEva-I Train) nothing changed
+RELIABLE_PCT = 1.0
 #: a joint's least-squares weight is its confidence, at least this (interpolated joints have confidence 0)
 MIN_WEIGHT = 0.01
 #: the joints the distance is read from: pelvis, hips, spine, thorax, neck/nose, head and shoulders. The
@@ -91,26 +99,10 @@ def moving_average(values: np.ndarray, width: int) -> np.ndarray:
     return total / (2 * reach + 1).reshape((-1,) + (1,) * (values.ndim - 1))
 
 
-def solve_translation(poses: np.ndarray, rays: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The translations ``[T, 3]`` that put root-relative camera-axes poses ``[T, J, 3]`` on their joints'
-    normalised image coordinates ``rays [T, J, 2]`` (``(u - cx) / f``, ``(v - cy) / f``): weighted least
-    squares on ``(P + t)_x - x (P + t)_z = 0`` and the same for y, linear in ``t``."""
-    t_count, joints = poses.shape[:2]
-    a = np.zeros((t_count, joints, 2, 3))
-    a[..., 0, 0] = a[..., 1, 1] = 1.0
-    a[..., :, 2] = -rays
-    b = rays * poses[..., 2:3] - poses[..., :2]                                   # [T, J, 2]
-    w = np.repeat(weights[..., None], 2, axis=-1).reshape(t_count, -1)
-    a, b = a.reshape(t_count, -1, 3), b.reshape(t_count, -1)
-    ata = np.einsum("tki,tk,tkj->tij", a, w, a)
-    atb = np.einsum("tki,tk,tk->ti", a, w, b)
-    return np.linalg.solve(ata, atb[..., None])[..., 0]
-
-
 def camera_trajectory(poses3d, keypoints2d, image_size, fps: float, focal_mm: float | None = None,
                       look_at: bool = True, span: int = 1, smooth_s: float = DEFAULT_SMOOTH_S,
                       distance_smooth_s: float = DEFAULT_DISTANCE_SMOOTH_S, focal_px: float | None = None,
-                      center=None, joints=TRUNK) -> Trajectory:
+                      center=None, joints=TRUNK, reliable_pct: float | None = RELIABLE_PCT) -> Trajectory:
     """The pelvis's path in the camera frame for lifted poses ``[T, 17, 3]`` (root-relative metres) and the
     Human3.6M-17 keypoints ``[T, 17, 2|3]`` (pixels, optional confidence) they were lifted from.
 
@@ -118,10 +110,10 @@ def camera_trajectory(poses3d, keypoints2d, image_size, fps: float, focal_mm: fl
     (None: :data:`DEFAULT_FOCAL_MM`); ``look_at``: the poses are in the look-at frame of a model trained on
     look-at targets and are turned back about the mean ray to the pelvis over ``span`` frames; ``smooth_s``
     and ``distance_smooth_s``: seconds of the centred moving averages (at ``fps``; 0: none) of the direction
-    to the pelvis and of its distance; ``joints``: those the translation is fitted to (:data:`TRUNK`). A
-    calibrated camera:
-    ``focal_px`` (pixels, instead of ``focal_mm``) and ``center`` (the principal point, pixels). See the module
-    docstring.
+    to the pelvis and of its distance; ``joints``: those the translation is fitted to (:data:`TRUNK`);
+    ``reliable_pct``: the reprojection error (%) at which a frame's distance counts half (:data:`RELIABLE_PCT`;
+    None: every frame alike). A calibrated camera: ``focal_px`` (pixels, instead of ``focal_mm``) and
+    ``center`` (the principal point, pixels). See the module docstring.
     """
     poses = np.asarray(poses3d, dtype=np.float64)
     keypoints = np.asarray(keypoints2d, dtype=np.float64)
@@ -141,14 +133,18 @@ def camera_trajectory(poses3d, keypoints2d, image_size, fps: float, focal_mm: fl
     center = np.array([w / 2, h / 2] if center is None else center, dtype=np.float64)
     rays = (keypoints[..., :2] - center) / focal                   # normalised image coordinates
     poses = poses - poses[:, :1]
+    confidence = keypoints[..., 2] if keypoints.shape[-1] == 3 else None
+    error = np.nan_to_num(reprojection_error(poses, keypoints[..., :2], confidence), nan=100.0)
+    reliability = np.ones(len(poses)) if reliable_pct is None else 1.0 / (1.0 + (error / reliable_pct) ** 2)
     if look_at:
         pelvis = np.concatenate([rays[:, 0], np.ones((len(rays), 1))], axis=-1)
         pelvis /= np.linalg.norm(pelvis, axis=-1, keepdims=True)
         poses = look_at_frame(poses, moving_average(pelvis, span), inverse=True)
     weights = np.maximum(keypoints[..., 2], MIN_WEIGHT) if keypoints.shape[-1] == 3 else np.ones(poses.shape[:2])
     joints = list(joints)
-    root = solve_translation(poses[:, joints], rays[:, joints], weights[:, joints])
+    root = perspective_translation(poses[:, joints], rays[:, joints], weights[:, joints])
     width = lambda seconds: int(round(seconds * fps)) | 1  # noqa: E731 (odd, centred)
-    distance = moving_average(root[:, 2], width(distance_smooth_s))
+    distance = moving_average(root[:, 2] * reliability, width(distance_smooth_s)) \
+        / moving_average(reliability, width(distance_smooth_s))
     root = moving_average(root / root[:, 2:], width(smooth_s)) * distance[:, None]
     return Trajectory(root=root, poses=poses, focal=focal, focal_mm=float(focal_mm))
