@@ -10,10 +10,10 @@ only), the Validate split, or ``--split Train`` (a validation set). ``--data`` a
 mocap``: its test subjects (or ``--subjects``) through the file's own cameras, with its noisy 2D and
 confidences: ``runs/data/all_wide.npz`` (the wide test of docs/training.md) or ``runs/data/cmu_0506_val.npz
 --subjects S05`` (a validation set; the commands are in benchmarks/real_video.py). Every sequence is lifted by
-``--model`` (flip on) and placed by :func:`h2ot.infer.trajectory.camera_trajectory`: with each camera's
-calibrated focal length and principal point, for every ``--joints``, ``--smooth`` and ``--weights`` setting, and with
-nothing known (the default 43.27 mm-equivalent focal length, the image centre) for the first ones.
-Scored against the true pelvis in the camera frame, over every frame:
+``--model`` (flip on) and placed by ``Lifter.trajectory`` (:func:`h2ot.infer.trajectory.camera_trajectory`):
+with each camera's calibrated focal length and principal point, for every ``--joints``, ``--smooth`` and
+``--weights`` setting, and with nothing known (the default 43.27 mm-equivalent focal length, the image centre)
+for the first ones. Scored against the true pelvis in the camera frame, over every frame:
 
 - **root error**: mean distance between the placed and the true pelvis (mm; MRPE);
 - **depth error**: mean |z error| (mm), and as % of the true distance;
@@ -38,7 +38,7 @@ from h2ot.data.humaneva import RESOLUTION, humaneva_cameras
 from h2ot.data.sequences import _load_npz
 from h2ot.data.splits import load_test_sequences
 from h2ot.infer import Lifter, lift_sequence
-from h2ot.infer.trajectory import DEFAULT_DISTANCE_SMOOTH_S, DEFAULT_SMOOTH_S, RELIABLE_PCT, TRUNK, camera_trajectory
+from h2ot.infer.trajectory import DEFAULT_DISTANCE_SMOOTH_S, DEFAULT_SMOOTH_S, RELIABLE_PCT, TRUNK
 from h2ot.threads import use_threads
 
 try:
@@ -120,7 +120,6 @@ def main() -> None:
     use_threads(2)
     lifter = Lifter.from_pretrained(args.model) if "/" not in args.model and not args.model.endswith(".pt") \
         else Lifter.from_checkpoint(args.model)
-    look_at = getattr(lifter.model, "model_kwargs", {}).get("input_norm") == "window"
     if args.data == "humaneva":
         views, title = humaneva_views(args.split, lifter.fps), f"HumanEva-I {args.split}"
     else:
@@ -140,9 +139,9 @@ def main() -> None:
 
         def place(setting, **camera_options) -> np.ndarray:
             joints, direction, distance, weights = setting
-            return camera_trajectory(poses, pixels, size, lifter.fps, look_at=look_at, span=lifter.frames,
-                                     smooth_s=direction, distance_smooth_s=distance, joints=joint_sets[joints],
-                                     reliable_pct=None if weights == "none" else RELIABLE_PCT, **camera_options).root
+            reliable = None if weights == "none" else RELIABLE_PCT
+            return lifter.trajectory(pixels, poses, size, lifter.fps, smooth_s=direction, distance_smooth_s=distance,
+                                     joints=joint_sets[joints], reliable_pct=reliable, **camera_options).root
 
         rows = {f"calibrated camera; {label(setting)}": place(setting, focal_px=float(np.mean(camera.focal)),
                                                               center=camera.center) for setting in settings}

@@ -51,6 +51,13 @@ def test_moving_average_keeps_lines_and_smooths_noise():
     np.testing.assert_allclose(moving_average(line, 1), line)
     noise = np.random.default_rng(0).normal(size=(400, 1))
     assert moving_average(noise, 9).std() < 0.5 * noise.std()
+    np.testing.assert_allclose(moving_average(line, 5, np.ones(11)), line, atol=1e-12)  # weighted alike: the same
+    # an end whose first frames are not trusted: their neighbours' values, the line not run on past them
+    values, weights = np.r_[np.zeros(5), np.linspace(7, 9, 15)], np.r_[np.full(5, 1e-4), np.ones(15)]
+    ends = moving_average(values, 25, weights)
+    assert 7 <= ends[:5].min() and ends[:5].max() <= 9
+    held = moving_average(values, 5, np.r_[np.zeros(10), np.ones(10)])  # no weight within reach: interpolated
+    assert np.isfinite(held).all() and np.allclose(held[:7], held[7])
 
 
 @pytest.mark.parametrize("smooth_s", [0.0, 0.2])
@@ -62,13 +69,13 @@ def test_a_known_pinhole_scene_is_placed_exactly(smooth_s):
         root[:, 2] = 5.0
     focal = focal_pixels(28.0, *SIZE)
     keypoints = project(poses + root[:, None], focal)
-    track = camera_trajectory(poses, keypoints, SIZE, fps, focal_mm=28.0, look_at=False, smooth_s=smooth_s,
+    track = camera_trajectory(poses, keypoints, SIZE, fps, focal_mm=28.0, smooth_s=smooth_s,
                               distance_smooth_s=smooth_s)
     np.testing.assert_allclose(track.root, root, atol=1e-9)
     np.testing.assert_allclose(track.joints, poses + root[:, None], atol=1e-9)
     assert track.focal == pytest.approx(focal) and track.focal_mm == pytest.approx(28.0)
-    calibrated = camera_trajectory(poses, keypoints, SIZE, fps, look_at=False, smooth_s=smooth_s,
-                                   distance_smooth_s=smooth_s, focal_px=focal, center=np.array(SIZE) / 2)
+    calibrated = camera_trajectory(poses, keypoints, SIZE, fps, smooth_s=smooth_s, distance_smooth_s=smooth_s,
+                                   focal_px=focal, center=np.array(SIZE) / 2)
     np.testing.assert_allclose(calibrated.root, root, atol=1e-9)
 
 
@@ -79,10 +86,11 @@ def test_look_at_poses_are_turned_back_into_the_camera_axes():
     focal = focal_pixels(35.0, *SIZE)
     keypoints = project(poses + root, focal)
     answer = look_at_frame(poses, root)                              # what a look-at model answers
-    track = camera_trajectory(answer, keypoints, SIZE, 25.0, focal_mm=35.0, look_at=True, span=frames)
+    one_window = lambda values: np.repeat(values.mean(axis=0, keepdims=True), len(values), 0)  # noqa: E731
+    track = camera_trajectory(answer, keypoints, SIZE, 25.0, focal_mm=35.0, window_mean=one_window)
     np.testing.assert_allclose(track.poses, poses, atol=1e-9)
     np.testing.assert_allclose(track.root, np.repeat(root[None], frames, 0), atol=1e-9)
-    unturned = camera_trajectory(answer, keypoints, SIZE, 25.0, focal_mm=35.0, look_at=False)
+    unturned = camera_trajectory(answer, keypoints, SIZE, 25.0, focal_mm=35.0)
     assert np.abs(unturned.poses - poses).max() > 0.05                # the turn matters this far off-axis
 
 
@@ -92,21 +100,127 @@ def test_frames_whose_pose_does_not_explain_their_2d_hardly_move_the_distance():
     keypoints = project(poses + np.array([0, 0, 5.0]), focal)
     other = moving_rig(frames) - moving_rig(frames)[:, :1]
     keypoints[28:32] = project(other[28:32] * 1.3 + np.array([0, 0, 5.0]), focal)  # 4 frames of a larger someone
-    weighted = camera_trajectory(poses, keypoints, SIZE, 30.0, look_at=False).root[:, 2]
+    weighted = camera_trajectory(poses, keypoints, SIZE, 30.0).root[:, 2]
     np.testing.assert_allclose(weighted, 5.0, rtol=1e-3)
-    alike = camera_trajectory(poses, keypoints, SIZE, 30.0, look_at=False, reliable_pct=None)  # unweighted:
+    alike = camera_trajectory(poses, keypoints, SIZE, 30.0, reliable_pct=None)  # unweighted:
     assert alike.root[30, 2] < 4.9                                    # the 4 frames pull it 3 % nearer
+
+
+def test_bad_frames_at_the_start_take_their_neighbours_depth():
+    frames, focal = 60, focal_pixels(43.27, *SIZE)
+    poses = np.repeat((rig_pose() - rig_pose()[:1])[None], frames, 0)
+    keypoints = project(poses + np.array([0, 0, 5.0]), focal)
+    other = moving_rig(frames) - moving_rig(frames)[:, :1]
+    keypoints[:4] = project(other[:4] * 1.3 + np.array([0, 0, 5.0]), focal)   # the first 4 frames someone else
+    keypoints[4:6, :, 2] = 0.0                                                # then 2 frames not detected
+    np.testing.assert_allclose(camera_trajectory(poses, keypoints, SIZE, 30.0).root[:, 2], 5.0, rtol=0.01)
+    alike = camera_trajectory(poses, keypoints, SIZE, 30.0, reliable_pct=None).root[:, 2]
+    assert alike[0] < 4.9                                                     # unweighted: pulled 3 % nearer
+
+
+def test_frames_that_fit_behind_the_camera_or_nowhere_are_bridged():
+    frames, focal = 60, focal_pixels(43.27, *SIZE)
+    poses = np.repeat((rig_pose() - rig_pose()[:1])[None], frames, 0)
+    root = path(frames)
+    keypoints = project(poses + root[:, None], focal)
+    keypoints[20, :, :2] = keypoints[20, 0, :2]                               # a collapsed 2D: no depth
+    keypoints[30] = project(-poses[30:31] + root[30], focal)[0]               # upside down: fits behind the camera
+    track = camera_trajectory(poses, keypoints, SIZE, 30.0, smooth_s=0, distance_smooth_s=0)
+    assert np.isfinite(track.root).all() and (track.root[:, 2] > 0).all()
+    np.testing.assert_allclose(track.root[[19, 21, 29, 31]], root[[19, 21, 29, 31]], atol=1e-9)
+    np.testing.assert_allclose(track.root[[20, 30], 2], root[[20, 30], 2], rtol=0.02)  # from the neighbours
+    flipped = project(-poses + root[:, None], focal)
+    one_line_error(lambda: camera_trajectory(poses, flipped, SIZE, 30.0), "in front of the camera")
+
+
+def test_settings_are_checked_in_one_line():
+    poses = np.repeat((rig_pose() - rig_pose()[:1])[None], 5, 0)
+    keypoints = project(poses + np.array([0, 0, 5.0]), 500.0)
+    run = lambda **options: camera_trajectory(poses, keypoints, options.pop("size", SIZE), options.pop("fps", 30.0),
+                                              **options)  # noqa: E731
+    for options, words in (({"fps": float("nan")}, "fps"), ({"fps": 0}, "fps"), ({"size": (0, 0)}, "image_size"),
+                           ({"focal_px": 0}, "focal_px"), ({"focal_px": -3}, "focal_px"),
+                           ({"reliable_pct": 0}, "reliable_pct"), ({"smooth_s": -1}, "smooth_s"),
+                           ({"distance_smooth_s": float("inf")}, "distance_smooth_s"),
+                           ({"center": (1, 2, 3)}, "center")):
+        one_line_error(lambda: run(**options), words)
+    one_line_error(lambda: camera_trajectory(poses[:0], keypoints[:0], SIZE, 30.0), "T >= 1")
+
+
+def test_lifter_trajectory_reads_keypoints_as_predict_does():
+    frames, focal = 40, focal_pixels(43.27, *SIZE)
+    pose = rig_pose() - rig_pose()[:1]
+    root = path(frames)
+    root[10, 0] += 0.5                                                        # one frame off the line
+    h36m = project(pose + root[:, None], focal)
+    lifter = Lifter(Placed(pose[None]), flip=False)
+    poses = np.repeat(pose[None], frames, 0)
+    options = dict(smooth_s=0, distance_smooth_s=0)
+    expected = lifter.trajectory(h36m, poses, SIZE, 30.0, **options).root
+    np.testing.assert_allclose(expected, root, atol=1e-9)
+    np.testing.assert_allclose(lifter.trajectory(h36m[..., :2], poses, SIZE, 30.0, **options).root, expected)
+    coco = np.zeros((frames, 17, 3))  # COCO-17 from the same pixels (eyes and ears at the head)
+    for h, c in {1: 12, 2: 14, 3: 16, 4: 11, 5: 13, 6: 15, 9: 0, 10: 1, 11: 5, 12: 7, 13: 9, 14: 6, 15: 8,
+                 16: 10}.items():
+        coco[:, c] = h36m[:, h]
+    coco[:, [2, 3, 4]] = h36m[:, [10]]
+    whole = lifter.trajectory(coco, poses, SIZE, 30.0, format="coco", **options).root
+    coco[10, 9] = np.nan                                                      # one wrist missing in that frame
+    track = lifter.trajectory(coco, poses, SIZE, 30.0, format="coco", **options).root
+    np.testing.assert_allclose(track[10], whole[10], rtol=1e-6)               # its other joints still count
+    assert abs(track[10, 0] - track[9, 0]) > 0.3
+
+
+def test_a_look_at_model_is_turned_back_window_by_window():
+    """A person walking across the view, answered as an ideal look-at model answers: every window in the frame
+    of the camera turned to that window's mean pelvis, the windows blended as lift_sequence blends them."""
+    from h2ot.infer.lifting import windows
+
+    frames, focal, model_frames = 200, focal_pixels(35.0, *SIZE), 27
+    poses = moving_rig(frames) - moving_rig(frames)[:, :1]
+    root = np.linspace([-2.0, 0.2, 5.0], [2.0, 0.2, 5.5], frames)  # about 45 degrees of view
+    keypoints = project(poses + root[:, None], focal)
+    acc, total = np.zeros(poses.shape), np.zeros(frames)
+    for index, out, _, weights in windows(frames, model_frames):
+        acc[out] += weights[:, None, None] * look_at_frame(poses[index], root[index].mean(axis=0))
+        total[out] += weights
+    answer = acc / total[:, None, None]
+    model = Placed(np.zeros((1, 17, 3)))
+    model.frames, model.model_kwargs = model_frames, {"input_norm": "window"}
+    lifter = Lifter(model, fps=30.0, flip=False)
+    assert lifter.looks_at
+    track = lifter.trajectory(keypoints, answer, SIZE, 30.0, focal_mm=35.0, smooth_s=0, distance_smooth_s=0)
+    assert np.abs(track.poses - poses).max() < 0.005                          # the turn, undone within 5 mm
+    np.testing.assert_allclose(track.root, root, atol=0.01)
+    naive = camera_trajectory(answer, keypoints, SIZE, 30.0, focal_mm=35.0, smooth_s=0, distance_smooth_s=0,
+                              window_mean=lambda values: values)              # each frame turned to its own pelvis
+    assert np.abs(naive.poses - poses).max() > 3 * np.abs(track.poses - poses).max()
+
+
+def test_window_mean_follows_the_windows_of_lift_sequence():
+    from h2ot.infer.lifting import lift_sequence, window_mean
+
+    class WindowMean(PerFrame):  # answers every frame of a window with the window's mean input
+        def forward(self, x):
+            out = torch.cat([x, x[..., :1]], dim=-1).mean(dim=1, keepdim=True).expand(-1, self.frames, -1, -1)
+            return out[:, :1] if self.pipeline == "seq2frame" else out
+
+    rng = np.random.default_rng(0)
+    for pipeline, length in (("seq2seq", 5), ("seq2seq", 27), ("seq2seq", 100), ("seq2frame", 40)):
+        x = rng.normal(size=(length, 17, 2)).astype(np.float32)
+        lifted = lift_sequence(WindowMean(27, pipeline), x)
+        np.testing.assert_allclose(window_mean(x, 27, pipeline)[..., 0], lifted[..., 0], atol=1e-6)
 
 
 def test_distance_follows_the_focal_length_and_the_size():
     poses = np.repeat(rig_pose()[None], 10, 0)
     root = np.array([0.0, 0.0, 5.0])
     keypoints = project(poses + root, focal_pixels(43.27, *SIZE))
-    base = camera_trajectory(poses, keypoints, SIZE, 30.0, look_at=False).root[:, 2]
+    base = camera_trajectory(poses, keypoints, SIZE, 30.0).root[:, 2]
     np.testing.assert_allclose(base, 5.0, atol=1e-9)                  # the default: focal length = diagonal
-    longer = camera_trajectory(poses, keypoints, SIZE, 30.0, focal_mm=2 * 43.27, look_at=False).root[:, 2]
+    longer = camera_trajectory(poses, keypoints, SIZE, 30.0, focal_mm=2 * 43.27).root[:, 2]
     np.testing.assert_allclose(longer / base, 2.0, rtol=0.02)         # twice the focal length, twice as far
-    bigger = camera_trajectory(poses * 1.1, keypoints, SIZE, 30.0, look_at=False).root[:, 2]
+    bigger = camera_trajectory(poses * 1.1, keypoints, SIZE, 30.0).root[:, 2]
     np.testing.assert_allclose(bigger / base, 1.1, rtol=0.01)         # a larger 3D person, further away
 
 
@@ -151,7 +265,7 @@ def test_lift_writes_the_trajectory_and_a_moving_bvh(tmp_path, capsys):
     # the default smoothing averages the direction x/z, which is not linear in time while the distance changes,
     # and weighs the distances by the frames' reprojection errors: within 3 mm of this straight line
     np.testing.assert_allclose(result.trajectory.root, root, atol=3e-3)
-    assert "trajectory: the pelvis 3.5-6.0 m from the camera (a 26 mm-equivalent lens" in result.summary()
+    assert "trajectory: the pelvis at a depth of 3.5-6.0 m (a 26 mm-equivalent lens" in result.summary()
     with np.load(tmp_path / "out" / "poses3d.npz") as npz:
         np.testing.assert_allclose(npz["trajectory"], result.trajectory.root, atol=1e-6)
         np.testing.assert_allclose(npz["joints_camera"], pose - pose[:1] + result.trajectory.root[:, None], atol=1e-6)

@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import itertools
 import logging
 
 import numpy as np
@@ -52,6 +53,49 @@ def window_starts(length: int, frames: int, overlap: int) -> list[int]:
     return starts
 
 
+def windows(length: int, frames: int, pipeline: str = "seq2seq", overlap: int | None = None,
+            blend: str = "linear"):
+    """The windows :func:`lift_sequence` runs over a sequence of ``length`` frames, one tuple each:
+    ``(index [frames], out_frames, positions, weights)``: the input frames of the window (edge-padded), and
+    the output frames it contributes to, at which positions of the model's output, with which weights (see
+    the module docstring). A frame's output is the weighted mean of its windows' contributions. An iterator
+    (a seq2frame model has a window per frame); the arguments are checked at once."""
+    overlap = frames // 4 if overlap is None else int(overlap)
+    if not 0 <= overlap < frames:
+        raise ValueError(f"overlap must be in [0, {frames}), found {overlap}")
+    weights = _blend_weights(frames, overlap, blend)
+
+    def layout():
+        if pipeline == "seq2frame":
+            centre = (frames - 1) // 2
+            for t in range(length):
+                index = np.clip(np.arange(frames) + t - centre, 0, length - 1)
+                yield index, np.array([t]), np.zeros(1, int), np.ones(1)
+        elif length <= frames:
+            before = (frames - length) // 2
+            yield (np.clip(np.arange(frames) - before, 0, length - 1), np.arange(length),
+                   np.arange(before, before + length), np.ones(length))
+        else:
+            for start in window_starts(length, frames, overlap):
+                span = np.arange(start, start + frames)
+                yield span, span, np.arange(frames), weights
+
+    return layout()
+
+
+def window_mean(values, frames: int, pipeline: str = "seq2seq", overlap: int | None = None,
+                blend: str = "linear") -> np.ndarray:
+    """``values [T, ...]`` → for every frame, the mean of ``values`` over each window that holds it, blended
+    as :func:`lift_sequence` blends those windows' outputs. For a model trained on look-at targets (each
+    window turned to its mean pelvis) this is the direction each frame's answer is turned to."""
+    values = np.asarray(values, dtype=np.float64)
+    acc, total = np.zeros(values.shape), np.zeros(len(values))
+    for index, out, _, weights in windows(len(values), frames, pipeline, overlap, blend):
+        acc[out] += weights.reshape((-1,) + (1,) * (values.ndim - 1)) * values[index].mean(axis=0)
+        total[out] += weights
+    return acc / total.reshape((-1,) + (1,) * (values.ndim - 1))
+
+
 @torch.no_grad()
 def lift_sequence(model, x2d, flip: bool = False, overlap: int | None = None, blend: str = "linear",
                   batch_size: int = 16, device=None) -> np.ndarray:
@@ -59,7 +103,7 @@ def lift_sequence(model, x2d, flip: bool = False, overlap: int | None = None, bl
     ``C = model.in_channels``) to root-relative 3D ``[T, 17, 3]`` metres, any ``T ≥ 1``.
 
     ``overlap``: frames shared by consecutive seq2seq windows (default ``F // 4``); ``blend``: ``linear``
-    or ``cosine`` cross-fade. See the module docstring.
+    or ``cosine`` cross-fade. See the module docstring and :func:`windows`.
     """
     x = torch.as_tensor(np.asarray(x2d), dtype=torch.float32)
     if x.ndim != 3 or x.shape[1] != NUM_JOINTS:
@@ -72,44 +116,22 @@ def lift_sequence(model, x2d, flip: bool = False, overlap: int | None = None, bl
     length, frames = x.shape[0], int(model.frames)
     if length < 1:
         raise ValueError("an empty sequence: at least one frame is needed")
+    layout = windows(length, frames, model.pipeline, overlap, blend)  # checks overlap and blend at once
     if device is None:
         device = next(model.parameters()).device if any(True for _ in model.parameters()) else "cpu"
     was_training = model.training
     model.eval()
-
-    def run(batch: torch.Tensor) -> torch.Tensor:
-        batch = batch.to(device)
-        return (flip_average(model, batch) if flip else model(batch)).float().cpu()
-
+    acc, total = np.zeros((length, NUM_JOINTS, 3)), np.zeros(length)
     try:
-        if model.pipeline == "seq2frame":
-            centre = (frames - 1) // 2
-            index = torch.arange(length)[:, None] + torch.arange(frames)[None, :] - centre
-            index = index.clamp(0, length - 1)  # edge padding
-            outs = [run(x[index[i:i + batch_size]])[:, 0] for i in range(0, length, batch_size)]
-            out = torch.cat(outs).numpy()
-        elif length <= frames:
-            before = (frames - length) // 2
-            index = (torch.arange(frames) - before).clamp(0, length - 1)
-            out = run(x[index][None])[0, before:before + length].numpy()
-        else:
-            overlap = frames // 4 if overlap is None else int(overlap)
-            if not 0 <= overlap < frames:
-                raise ValueError(f"overlap must be in [0, {frames}), found {overlap}")
-            starts = window_starts(length, frames, overlap)
-            weights = _blend_weights(frames, overlap, blend)
-            acc = np.zeros((length, NUM_JOINTS, 3))
-            total = np.zeros(length)
-            for i in range(0, len(starts), batch_size):
-                chunk = starts[i:i + batch_size]
-                preds = run(torch.stack([x[s:s + frames] for s in chunk])).numpy()
-                for s, pred in zip(chunk, preds):
-                    acc[s:s + frames] += weights[:, None, None] * pred
-                    total[s:s + frames] += weights
-            out = acc / total[:, None, None]
+        while chunk := list(itertools.islice(layout, batch_size)):
+            batch = torch.stack([x[torch.from_numpy(index)] for index, *_ in chunk]).to(device)
+            preds = (flip_average(model, batch) if flip else model(batch)).float().cpu().numpy()
+            for (_, out, positions, weights), pred in zip(chunk, preds):
+                acc[out] += weights[:, None, None] * pred[positions]
+                total[out] += weights
     finally:
         model.train(was_training)
-    return np.asarray(out, dtype=np.float64)
+    return acc / total[:, None, None]
 
 
 def fill_joint_gaps(keypoints: np.ndarray) -> np.ndarray:
@@ -252,21 +274,45 @@ class Lifter:
         conf = h36m[..., 2] if h36m.shape[-1] == 3 else None
         return reprojection_error(poses3d, h36m[..., :2], conf)
 
+    @property
+    def looks_at(self) -> bool:
+        """Whether the model answers in the axes of the camera turned to the person (the look-at frame): the
+        models that normalise each window (``input_norm: window``, the shipped ones) were trained so, as a
+        window normalised for position cannot see the off-axis angle."""
+        return getattr(self.model, "model_kwargs", {}).get("input_norm") == "window"
+
+    def window_mean(self, values, fps: float) -> np.ndarray:
+        """``values [T, ...]`` at ``fps`` → for every frame, their mean over each window :meth:`predict` runs
+        that holds it, blended as the windows' outputs are (:func:`window_mean` at the model's frame rate)."""
+        at_model = resample(np.asarray(values, dtype=np.float64), fps, self.fps)
+        mean = window_mean(at_model, self.frames, self.model.pipeline, self.overlap, self.blend)
+        return resample(mean, self.fps, fps, num_out=len(values))
+
     def trajectory(self, keypoints2d, poses3d, image_size, fps: float, format: str = "h36m",
                    focal_mm: float | None = None, **options):
         """Where the person is: the pelvis's path in the camera frame and the poses ``[T, 17, 3]`` (from
-        :meth:`predict`) in the camera's own axes, from the keypoints ``[T, K, 2|3]`` (pixels, in ``format``)
-        they were lifted from; ``focal_mm``: the camera's 35 mm-equivalent focal length (None: 43.27 mm, a
-        guess). Returns a :class:`h2ot.infer.trajectory.Trajectory`; ``options`` go to
+        :meth:`predict`) in the camera's own axes, from the keypoints ``[T, K, 2|3]`` (pixels, in ``format``,
+        NaN where missing) they were lifted from; ``focal_mm``: the camera's 35 mm-equivalent focal length
+        (None: 43.27 mm, a guess). Returns a :class:`h2ot.infer.trajectory.Trajectory`; ``options`` go to
         :func:`h2ot.infer.trajectory.camera_trajectory` (e.g. ``smooth_s``, or ``focal_px`` and ``center`` for
         a calibrated camera)."""
         from h2ot.infer.trajectory import camera_trajectory
 
-        h36m = fill_joint_gaps(convert_keypoints(as_float_array(keypoints2d, "keypoints2d"), format))
-        look_at = getattr(self.model, "model_kwargs", {}).get("input_norm") == "window"
-        span = max(int(round(self.frames * fps / self.fps)), 1)  # the model's window, in frames at fps
-        return camera_trajectory(poses3d, h36m, image_size, fps, focal_mm=focal_mm, look_at=look_at, span=span,
-                                 **options)
+        fps = check_fps(fps)
+        h36m = convert_keypoints(self._filled(keypoints2d), format)
+        turn = (lambda values: self.window_mean(values, fps)) if self.looks_at else None  # noqa: E731
+        return camera_trajectory(poses3d, h36m, image_size, fps, focal_mm=focal_mm, window_mean=turn, **options)
+
+    @staticmethod
+    def _filled(keypoints2d) -> np.ndarray:
+        """``[T, K, 2|3]`` → ``[T, K, 3]`` with a confidence (1 where none is given) and every gap filled
+        (:func:`fill_joint_gaps`)."""
+        keypoints2d = as_float_array(keypoints2d, "keypoints2d")
+        if keypoints2d.ndim != 3 or keypoints2d.shape[-1] not in (2, 3):
+            raise ValueError(f"keypoints2d: expected [T, K, 2|3], found shape {keypoints2d.shape}")
+        if keypoints2d.shape[-1] == 2:
+            keypoints2d = np.concatenate([keypoints2d, np.ones(keypoints2d.shape[:-1] + (1,))], axis=-1)
+        return fill_joint_gaps(keypoints2d)
 
     def predict(self, keypoints2d, image_size, fps: float, format: str = "h36m", flip: bool | None = None,
                 normalized: bool = False) -> np.ndarray:
@@ -280,11 +326,9 @@ class Lifter:
             image_size = check_image_size(image_size)
             warn_outside_image(keypoints2d, image_size)
         check_resampled_length(len(keypoints2d), fps, self.fps)
-        if keypoints2d.shape[-1] == 2:
-            keypoints2d = np.concatenate([keypoints2d, np.ones(keypoints2d.shape[:-1] + (1,))], axis=-1)
         if len(keypoints2d) < MIN_FRAMES:
             raise ValueError(f"too few frames: {len(keypoints2d)}; at least {MIN_FRAMES} are needed")
-        joints = fill_joint_gaps(keypoints2d)
+        joints = self._filled(keypoints2d)
         x = joints if normalized else prepare_keypoints(joints, image_size, format)
         length = len(x)
         x = resample(x, fps, self.fps)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -27,6 +28,7 @@ from h2ot.infer.track import consistent_sides, fill_gaps, select_person, track_p
 from h2ot.infer.trajectory import Trajectory, check_focal_mm
 
 OUTPUT_FILES = ("poses3d.npz", "poses3d.json", "keypoints2d.npz", "poses3d.bvh", "demo.mp4", "poses3d.html")
+log = logging.getLogger(__name__)
 COORDINATES = ("camera axes: x right, y down, z forward (away from the camera; for models trained on look-at "
                "targets, the camera turned to look at the person); metres; root-relative (pelvis at the origin)")
 PATH = ("the camera frame: x right, y down, z forward from the camera centre, metres; trajectory = the pelvis, "
@@ -88,7 +90,7 @@ class InferenceResult:
                             f"{int(np.isfinite(self.reprojection).sum())} detected frames)")
         if self.trajectory is not None:
             root = self.trajectory.root
-            lines.insert(2, f"trajectory: the pelvis {root[:, 2].min():.1f}-{root[:, 2].max():.1f} m from the camera "
+            lines.insert(2, f"trajectory: the pelvis at a depth of {root[:, 2].min():.1f}-{root[:, 2].max():.1f} m "
                             f"(a {self.trajectory.focal_mm:.0f} mm-equivalent lens and an average-sized person "
                             "assumed; --focal-mm sets the lens)")
         if self.sides_swapped is not None and self.sides_swapped.any():
@@ -354,9 +356,14 @@ def _lift(lifter, h36m: np.ndarray, image_size, fps: float, timings: dict, progr
 
 
 def _trajectory(lifter, h36m: np.ndarray, poses: np.ndarray, image_size, fps: float, focal_mm, timings: dict):
-    """Where the person is (:meth:`Lifter.trajectory`), timed."""
+    """Where the person is (:meth:`Lifter.trajectory`), timed; None, with a warning, when no frame's pose fits
+    its 2D in front of the camera (the options were checked before)."""
     start = time.perf_counter()
-    track = lifter.trajectory(h36m, poses, image_size, fps, focal_mm=focal_mm)
+    try:
+        track = lifter.trajectory(h36m, poses, image_size, fps, focal_mm=focal_mm)
+    except ValueError as error:
+        log.warning("no trajectory: %s", error)
+        track = None
     timings["trajectory"] = {"frames": len(poses), "seconds": time.perf_counter() - start}
     return track
 

@@ -2,25 +2,26 @@
 
 A lifter answers root-relative poses: the shape of the body, not where it stands. Its 2D input says more:
 where the pelvis is in the image gives the ray it lies on, and how large the body appears next to how large
-the 3D says it is gives the distance along that ray. :func:`camera_trajectory` finds, for every frame, the
+the 3D says it is gives the depth along that ray. :func:`camera_trajectory` finds, for every frame, the
 translation that puts the lifted trunk (pelvis, hips, spine, shoulders, neck, head) where a pinhole camera
 would see it at its 2D keypoints (least squares weighted by the keypoints' confidence, on the perspective
-equations, linear in the translation), then smooths its direction over 0.1 s and its distance over 0.8 s,
-weighing each frame's distance by how well its lifted pose explains its 2D (the reprojection error: a frame
-where the two disagree, or without a detection, says little about the distance).
+equations, linear in the translation), then smooths its direction over 0.1 s and its depth over 0.8 s,
+weighing each frame's depth by how well its lifted pose explains its 2D (the reprojection error: a frame
+where the two disagree, or without a detection, says little about the depth).
 
 What it needs and what it assumes:
 
 - **the camera's focal length**, as a 35 mm-equivalent length in mm (a phone's main camera is about 24–28
   mm, a webcam 28–35, a lab camera 35–60). Unknown, it defaults to 43.27 mm (focal length = the image
-  diagonal, 53° across the diagonal, the usual guess of single-image methods). Distance scales with it:
-  a focal length 20 % too long puts the person 20 % too far away; the direction of the ray barely depends
-  on it.
+  diagonal, 53° across the diagonal, the usual guess of single-image methods). Depth scales with it: a
+  focal length 20 % too long puts the person 20 % too far away; the sideways position in metres hardly
+  depends on it.
 - **the person's size**: the shipped models draw an average-sized adult (Human3.6M-like proportions), so a
   child or a tall person is placed proportionally too near or too far.
 - **models trained on look-at targets** (``input_norm: window``, the shipped ones) answer in the axes of
-  the camera turned to the person; the poses are turned back into the camera's own axes first, about the
-  mean ray to the pelvis over ``span`` frames (the model's window), as in training.
+  the camera turned to the person's mean pelvis in each window (as they were trained); given ``window_mean``
+  (the lifter's window layout, :meth:`h2ot.infer.Lifter.window_mean`), the poses are turned back into the
+  camera's own axes, window by window as the lifter blended the windows.
 
 The error this gives on real cameras, against a constant distance, is measured by
 ``benchmarks/trajectory.py`` (docs/video.md).
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from h2ot.checks import check_fps, check_image_size
 from h2ot.data.camera import FULL_FRAME_DIAGONAL_MM, focal_pixels, look_at_frame
 from h2ot.metrics import perspective_translation, reprojection_error
 
@@ -39,14 +41,14 @@ DEFAULT_FOCAL_MM = FULL_FRAME_DIAGONAL_MM
 #: seconds of the centred moving averages of the per-frame solutions: of the direction to the pelvis (which the
 #: 2D gives well) and, longer, of its distance (which jitters with the 2D keypoints' noise and the lifted
 #: pose's errors). Chosen on the validation sets (docs/video.md): against 0.2 s for both, the root velocity
-#: error fell on both (HumanEva-I Train 5.0 -> 3.7 mm/frame, CMU 05_06 wide views 32.7 -> 18.9) and the
-#: path error on the noisy one (407 -> 347 mm) for 4 mm more on the clean one (60 -> 64 mm)
+#: error fell on both (HumanEva-I Train 5.0 -> 3.6 mm/frame, CMU 05_06 wide views 33.5 -> 18.2) and the
+#: path error on the noisy one (421 -> 305 mm) for 4 mm more on the clean one (61 -> 65 mm)
 DEFAULT_SMOOTH_S = 0.1
 DEFAULT_DISTANCE_SMOOTH_S = 0.8
 #: the distance's average weighs each frame by how well its lifted pose explains its 2D: ``1 / (1 + (e /
 #: RELIABLE_PCT)^2)`` for a reprojection error of ``e`` % (:func:`h2ot.metrics.reprojection_error`; a frame
-#: without a detection counts as 100 %). On the noisy validation set it cut the root error 698 -> 625 mm and
-#: the path error 347 -> 288 mm; on clean 2D (HumanEva-I Train) nothing changed
+#: without a detection counts as 100 %). On the noisy validation set it cut the root error 716 -> 640 mm and
+#: the path error 370 -> 305 mm; on clean 2D (HumanEva-I Train) it moved them by at most 1 mm
 RELIABLE_PCT = 1.0
 #: a joint's least-squares weight is its confidence, at least this (interpolated joints have confidence 0)
 MIN_WEIGHT = 0.01
@@ -85,66 +87,129 @@ def check_focal_mm(focal_mm) -> float:
     return value
 
 
-def moving_average(values: np.ndarray, width: int) -> np.ndarray:
-    """The centred mean of ``values [T, ...]`` over ``width`` frames (odd; the window shrinks at the ends to
-    stay centred, so a constant or linear stretch passes unchanged)."""
+def moving_average(values: np.ndarray, width: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """The centred mean of ``values [T, ...]`` over ``width`` frames (rounded up to odd).
+
+    Unweighted, the window shrinks at the ends to stay centred, so a constant or linear stretch passes
+    unchanged. With ``weights [T]`` (>= 0): the weighted mean over the window; within half a window of either
+    end, where the window is cut, the value at that frame of the weighted least-squares line through what is
+    left of it (a straight stretch passes unchanged there too, and a badly weighted end frame takes its
+    neighbours' values), kept within the values of the window's well-weighted frames (at least half its
+    largest weight: the line does not run on past what was seen). Where a cut window holds too little weight
+    for a line (one weighted frame), its weighted mean; where a window holds no weight, values interpolated
+    from the frames around it."""
     values = np.asarray(values, dtype=np.float64)
-    half = max(int(width), 1) // 2
-    if half == 0 or len(values) < 3:
-        return values.copy()
-    cumulative = np.concatenate([np.zeros((1,) + values.shape[1:]), np.cumsum(values, axis=0)])
-    t = np.arange(len(values))
-    reach = np.minimum(np.minimum(t, len(values) - 1 - t), half)
-    total = cumulative[t + reach + 1] - cumulative[t - reach]
-    return total / (2 * reach + 1).reshape((-1,) + (1,) * (values.ndim - 1))
+    half, count = max(int(width), 1) // 2, len(values)
+    shape = (-1,) + (1,) * (values.ndim - 1)
+    t = np.arange(count)
+    if weights is None:
+        if half == 0 or count < 3:
+            return values.copy()
+        cumulative = np.concatenate([np.zeros((1,) + values.shape[1:]), np.cumsum(values, axis=0)])
+        reach = np.minimum(np.minimum(t, count - 1 - t), half)
+        return (cumulative[t + reach + 1] - cumulative[t - reach]) / (2 * reach + 1).reshape(shape)
+    w = np.asarray(weights, dtype=np.float64)
+    if not (w >= 0).all() or w.max(initial=0.0) <= 0:
+        raise ValueError("moving_average: the weights must be >= 0, and not all zero")
+    lo, hi = np.maximum(t - half, 0), np.minimum(t + half + 1, count)
+
+    def window_sum(v):  # the sum of v [T, ...] over each frame's window
+        c = np.concatenate([np.zeros((1,) + v.shape[1:]), np.cumsum(v, axis=0)])
+        return c[hi] - c[lo]
+
+    s = (t - t.mean()) / max(count, 1)                  # time, centred and scaled (well-conditioned sums)
+    s0, s1, s2 = window_sum(w), window_sum(w * s), window_sum(w * s * s)
+    v0, v1 = window_sum(values * w.reshape(shape)), window_sum(values * (w * s).reshape(shape))
+    spread = s0 * s2 - s1 * s1                          # > 0 when two or more frames carry weight
+    held = s0 > 1e-12 * w.max()
+    mean = v0 / np.where(held, s0, 1.0).reshape(shape)
+    line = spread > 1e-9 * np.maximum(s0, 1e-300) ** 2 / max(count, 1) ** 2
+    slope = (s0.reshape(shape) * v1 - s1.reshape(shape) * v0) / np.where(line, spread, 1.0).reshape(shape)
+    cut = line & ((t < half) | (t >= count - half))
+    out = np.where(cut.reshape(shape), mean + slope * (s - s1 / np.where(held, s0, 1.0)).reshape(shape), mean)
+    for k in np.nonzero(cut)[0]:  # at most a window's worth of frames
+        near = w[lo[k]:hi[k]]
+        seen = values[lo[k]:hi[k]][near >= 0.5 * near.max()]
+        out[k] = np.clip(out[k], seen.min(axis=0), seen.max(axis=0))
+    if not held.all():  # no weight in reach: interpolate over time from the frames that have some
+        flat = out.reshape(count, -1)
+        for k in range(flat.shape[1]):
+            flat[~held, k] = np.interp(t[~held], t[held], flat[held, k])
+        out = flat.reshape(out.shape)
+    return out
+
+
+def _check_seconds(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(value) or value < 0:
+        raise ValueError(f"camera_trajectory: {name} must be seconds >= 0, found {value!r}")
+    return float(value)
 
 
 def camera_trajectory(poses3d, keypoints2d, image_size, fps: float, focal_mm: float | None = None,
-                      look_at: bool = True, span: int = 1, smooth_s: float = DEFAULT_SMOOTH_S,
+                      window_mean=None, smooth_s: float = DEFAULT_SMOOTH_S,
                       distance_smooth_s: float = DEFAULT_DISTANCE_SMOOTH_S, focal_px: float | None = None,
                       center=None, joints=TRUNK, reliable_pct: float | None = RELIABLE_PCT) -> Trajectory:
     """The pelvis's path in the camera frame for lifted poses ``[T, 17, 3]`` (root-relative metres) and the
-    Human3.6M-17 keypoints ``[T, 17, 2|3]`` (pixels, optional confidence) they were lifted from.
+    Human3.6M-17 keypoints ``[T, 17, 2|3]`` (pixels, optional confidence, no gaps) they were lifted from.
 
     ``image_size`` ``(w, h)``: the principal point is its centre; ``focal_mm``: 35 mm-equivalent focal length
-    (None: :data:`DEFAULT_FOCAL_MM`); ``look_at``: the poses are in the look-at frame of a model trained on
-    look-at targets and are turned back about the mean ray to the pelvis over ``span`` frames; ``smooth_s``
-    and ``distance_smooth_s``: seconds of the centred moving averages (at ``fps``; 0: none) of the direction
-    to the pelvis and of its distance; ``joints``: those the translation is fitted to (:data:`TRUNK`);
-    ``reliable_pct``: the reprojection error (%) at which a frame's distance counts half (:data:`RELIABLE_PCT`;
-    None: every frame alike). A calibrated camera: ``focal_px`` (pixels, instead of ``focal_mm``) and
-    ``center`` (the principal point, pixels). See the module docstring.
+    (None: :data:`DEFAULT_FOCAL_MM`); ``window_mean``: None if the poses are in the camera's axes, else a
+    function giving each frame's mean of per-frame values ``[T, 3]`` over the model's windows
+    (:meth:`h2ot.infer.Lifter.window_mean`): the poses are in the look-at frame and are turned back about the
+    mean ray to the pelvis; ``smooth_s`` and ``distance_smooth_s``: seconds of the centred moving averages (at
+    ``fps``; 0: none) of the direction to the pelvis and of its depth; ``joints``: those the translation is
+    fitted to (:data:`TRUNK`); ``reliable_pct``: the reprojection error (%) at which a frame's depth counts
+    half (:data:`RELIABLE_PCT`; None: every frame alike). A calibrated camera: ``focal_px`` (pixels, instead
+    of ``focal_mm``) and ``center`` (the principal point, pixels).
+
+    A frame whose fit puts the pelvis behind the camera or nowhere (a collapsed 2D) takes its depth from the
+    frames around it and its direction from its pelvis's ray; ``ValueError`` if no frame has a depth > 0.
+    See the module docstring.
     """
     poses = np.asarray(poses3d, dtype=np.float64)
     keypoints = np.asarray(keypoints2d, dtype=np.float64)
     if poses.ndim != 3 or poses.shape[1:] != (17, 3) or keypoints.shape[:2] != poses.shape[:2] \
-            or keypoints.shape[-1] not in (2, 3):
-        raise ValueError(f"camera_trajectory: expected poses [T, 17, 3] and keypoints [T, 17, 2|3] of the same T, "
-                         f"found {poses.shape} and {keypoints.shape}")
+            or keypoints.shape[-1] not in (2, 3) or len(poses) < 1:
+        raise ValueError(f"camera_trajectory: expected poses [T, 17, 3] and keypoints [T, 17, 2|3] of the same "
+                         f"T >= 1, found {poses.shape} and {keypoints.shape}")
     if not (np.isfinite(poses).all() and np.isfinite(keypoints).all()):
         raise ValueError("camera_trajectory: the poses and keypoints must be finite (fill the 2D gaps first)")
-    w, h = image_size
+    fps, (w, h) = check_fps(fps, "camera_trajectory fps"), check_image_size(image_size, "camera_trajectory image_size")
+    smooth_s, distance_smooth_s = _check_seconds(smooth_s, "smooth_s"), _check_seconds(distance_smooth_s,
+                                                                                         "distance_smooth_s")
+    if reliable_pct is not None and not (np.isfinite(reliable_pct) and reliable_pct > 0):
+        raise ValueError(f"camera_trajectory: reliable_pct must be a percentage > 0 (or None), found {reliable_pct!r}")
     if focal_px is not None:
+        if not (np.isfinite(focal_px) and focal_px > 0):
+            raise ValueError(f"camera_trajectory: focal_px must be a focal length in pixels > 0, found {focal_px!r}")
         focal = float(focal_px)
         focal_mm = focal / focal_pixels(1.0, w, h)
     else:
         focal_mm = DEFAULT_FOCAL_MM if focal_mm is None else check_focal_mm(focal_mm)
         focal = focal_pixels(focal_mm, w, h)
     center = np.array([w / 2, h / 2] if center is None else center, dtype=np.float64)
-    rays = (keypoints[..., :2] - center) / focal                   # normalised image coordinates
+    if center.shape != (2,) or not np.isfinite(center).all():
+        raise ValueError(f"camera_trajectory: center must be a pixel point (x, y), found {center!r}")
+    rays = (keypoints[..., :2] - center) / focal                     # normalised image coordinates
+    pelvis = np.concatenate([rays[:, 0], np.ones((len(rays), 1))], axis=-1)
     poses = poses - poses[:, :1]
     confidence = keypoints[..., 2] if keypoints.shape[-1] == 3 else None
     error = np.nan_to_num(reprojection_error(poses, keypoints[..., :2], confidence), nan=100.0)
     reliability = np.ones(len(poses)) if reliable_pct is None else 1.0 / (1.0 + (error / reliable_pct) ** 2)
-    if look_at:
-        pelvis = np.concatenate([rays[:, 0], np.ones((len(rays), 1))], axis=-1)
-        pelvis /= np.linalg.norm(pelvis, axis=-1, keepdims=True)
-        poses = look_at_frame(poses, moving_average(pelvis, span), inverse=True)
+    if window_mean is not None:
+        poses = look_at_frame(poses, window_mean(pelvis / np.linalg.norm(pelvis, axis=-1, keepdims=True)),
+                              inverse=True)
     weights = np.maximum(keypoints[..., 2], MIN_WEIGHT) if keypoints.shape[-1] == 3 else np.ones(poses.shape[:2])
     joints = list(joints)
     root = perspective_translation(poses[:, joints], rays[:, joints], weights[:, joints])
+    depth = root[:, 2]
+    fitted = np.isfinite(root).all(axis=-1) & (depth > 1e-6)
+    if not fitted.any():
+        raise ValueError("camera_trajectory: no frame's pose fits its 2D in front of the camera (the 2D and the "
+                         "3D do not match)")
+    direction = np.where(fitted[:, None], root / np.where(fitted, depth, 1.0)[:, None], pelvis)
     width = lambda seconds: int(round(seconds * fps)) | 1  # noqa: E731 (odd, centred)
-    distance = moving_average(root[:, 2] * reliability, width(distance_smooth_s)) \
-        / moving_average(reliability, width(distance_smooth_s))
-    root = moving_average(root / root[:, 2:], width(smooth_s)) * distance[:, None]
+    depth = moving_average(np.where(fitted, depth, 0.0), width(distance_smooth_s), weights=reliability * fitted)
+    root = moving_average(direction, width(smooth_s)) * depth[:, None]
     return Trajectory(root=root, poses=poses, focal=focal, focal_mm=float(focal_mm))

@@ -188,12 +188,14 @@ function start(data) {
     return out.set(source[k], floorOf() - source[k + 1], -source[k + 2]);  // camera axes (y down, z away) → Y up
   };
 
-  function follow(f) {  // the view moves with the pelvis (the orbit target), keeping its angle
+  const pelvis = new THREE.Vector3(0, floor, 0);  // where the pelvis was drawn last
+  function follow(f) {  // the view moves as the pelvis moves (a pan or turn of the user's stays as it is)
     toScene(f, 0, a);
     if (!controls || !Number.isFinite(a.x + a.y + a.z)) return;
-    d.subVectors(a, controls.target);
+    d.subVectors(a, pelvis);
     camera.position.add(d);
-    controls.target.copy(a);
+    controls.target.add(d);
+    pelvis.copy(a);
     const cell = 8 / 32;  // the grid goes along under the person by whole cells: its lines stay put
     grid.position.set(Math.round(a.x / cell) * cell, 0, Math.round(a.z / cell) * cell);
   }
@@ -385,8 +387,6 @@ function start(data) {
 
   function view(position) {  // a position relative to the pelvis of the frame shown
     if (!controls) return;
-    toScene(state.frame, 0, a);
-    const pelvis = Number.isFinite(a.x + a.y + a.z) ? a.clone() : target.clone();
     camera.position.copy(position).sub(target).add(pelvis);
     controls.target.copy(pelvis);
     controls.update();
