@@ -198,9 +198,9 @@ def place_on_floor(poses3d: np.ndarray, foot_height: float = 0.08) -> np.ndarray
     the first frame's pelvis is above the origin and the lowest ankle is, over the clip's median, about
     ``foot_height`` above a floor at y = 0 (camera axes, y down: floor at 0, up is −y). Root-relative poses
     keep the pelvis at a constant height; a path keeps its ups and downs."""
-    ankles = poses3d[:, [3, 6], 1].max(axis=1)  # lowest ankle (largest y, y down)
-    height = float(np.median(ankles)) + foot_height
-    return poses3d - np.array([poses3d[0, 0, 0], height, poses3d[0, 0, 2]])
+    from h2ot.infer.viewer import floor_offset
+
+    return poses3d - np.array([poses3d[0, 0, 0], floor_offset(poses3d, foot_height), poses3d[0, 0, 2]])
 
 
 def write_outputs(result: InferenceResult, folder: Path, bvh_units: str = "m", bvh_root: str = "path") -> None:
