@@ -273,6 +273,10 @@ def test_lift_writes_the_trajectory_and_a_moving_bvh(tmp_path, capsys):
     doc = json.loads((tmp_path / "out" / "poses3d.json").read_text())
     assert doc["focal_mm"] == 26.0
     np.testing.assert_allclose([f["root"] for f in doc["frames"]], result.trajectory.root, atol=1e-5)
+    assert 'id="h2ot-path3d"' in (tmp_path / "out" / "poses3d.html").read_text()  # the viewer moves along it
+    from h2ot.infer.viewer import view_folder
+
+    assert 'id="h2ot-path3d"' in view_folder(tmp_path / "out", out=tmp_path / "again.html").read_text()
     bvh = read_bvh_h36m(tmp_path / "out" / "poses3d.bvh")             # camera axes back
     np.testing.assert_allclose(bvh[:, 0] - bvh[:1, 0], root - root[:1], atol=3e-3)   # the root moves along the path
     np.testing.assert_allclose(bvh[0, 0, [0, 2]], 0.0, atol=1e-6)      # starting above the origin

@@ -33,7 +33,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--focal-mm", type=float, default=None,
                    help="the camera's 35 mm-equivalent focal length in mm, for the trajectory (a phone's main "
                         "camera is about 24-28; default 43.27, focal length = image diagonal, a guess): the "
-                        "distance to the person scales with it")
+                        "person's depth scales with it")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--threads", default="auto", type=threads_arg,
                    help="CPU threads: auto (default: every core; the cores other processes leave free where you "
