@@ -20,7 +20,8 @@ import logging
 import numpy as np
 import torch
 
-from h2ot.checks import MIN_FRAMES, as_float_array, check_fps, check_image_size, check_resampled_length
+from h2ot.checks import (MIN_FRAMES, as_float_array, check_fps, check_image_size, check_positive_int,
+                         check_resampled_length)
 from h2ot.data.camera import normalize_screen
 from h2ot.data.mocap import resample
 from h2ot.data.skeleton import NUM_JOINTS, convert_keypoints
@@ -116,6 +117,7 @@ def lift_sequence(model, x2d, flip: bool = False, overlap: int | None = None, bl
     length, frames = x.shape[0], int(model.frames)
     if length < 1:
         raise ValueError("an empty sequence: at least one frame is needed")
+    check_positive_int(batch_size, "batch_size")
     layout = windows(length, frames, model.pipeline, overlap, blend)  # checks overlap and blend at once
     if device is None:
         device = next(model.parameters()).device if any(True for _ in model.parameters()) else "cpu"
@@ -124,7 +126,7 @@ def lift_sequence(model, x2d, flip: bool = False, overlap: int | None = None, bl
     acc, total = np.zeros((length, NUM_JOINTS, 3)), np.zeros(length)
     try:
         while chunk := list(itertools.islice(layout, batch_size)):
-            batch = torch.stack([x[torch.from_numpy(index)] for index, *_ in chunk]).to(device)
+            batch = torch.stack([x[torch.from_numpy(index).long()] for index, *_ in chunk]).to(device)
             preds = (flip_average(model, batch) if flip else model(batch)).float().cpu().numpy()
             for (_, out, positions, weights), pred in zip(chunk, preds):
                 acc[out] += weights[:, None, None] * pred[positions]

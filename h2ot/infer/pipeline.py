@@ -25,7 +25,7 @@ from h2ot.checks import MIN_FRAMES, check_fps, check_image_size, check_positive_
 from h2ot.data.skeleton import H36M_JOINT_NAMES, H36M_PARENTS, convert_keypoints
 from h2ot.infer.progress import Progress, format_timings
 from h2ot.infer.track import consistent_sides, fill_gaps, select_person, track_people
-from h2ot.infer.trajectory import Trajectory, check_focal_mm
+from h2ot.infer.trajectory import NoTrajectoryError, Trajectory, check_focal_mm
 
 OUTPUT_FILES = ("poses3d.npz", "poses3d.json", "keypoints2d.npz", "poses3d.bvh", "demo.mp4", "poses3d.html")
 log = logging.getLogger(__name__)
@@ -361,7 +361,7 @@ def _trajectory(lifter, h36m: np.ndarray, poses: np.ndarray, image_size, fps: fl
     start = time.perf_counter()
     try:
         track = lifter.trajectory(h36m, poses, image_size, fps, focal_mm=focal_mm)
-    except ValueError as error:
+    except NoTrajectoryError as error:
         log.warning("no trajectory: %s", error)
         track = None
     timings["trajectory"] = {"frames": len(poses), "seconds": time.perf_counter() - start}

@@ -41,14 +41,14 @@ DEFAULT_FOCAL_MM = FULL_FRAME_DIAGONAL_MM
 #: seconds of the centred moving averages of the per-frame solutions: of the direction to the pelvis (which the
 #: 2D gives well) and, longer, of its distance (which jitters with the 2D keypoints' noise and the lifted
 #: pose's errors). Chosen on the validation sets (docs/video.md): against 0.2 s for both, the root velocity
-#: error fell on both (HumanEva-I Train 5.0 -> 3.6 mm/frame, CMU 05_06 wide views 33.5 -> 18.2) and the
+#: error fell on both (HumanEva-I Train 5.0 -> 3.6 mm/frame, CMU 05_06 wide views 33.3 -> 17.9) and the
 #: path error on the noisy one (421 -> 305 mm) for 4 mm more on the clean one (61 -> 65 mm)
 DEFAULT_SMOOTH_S = 0.1
 DEFAULT_DISTANCE_SMOOTH_S = 0.8
 #: the distance's average weighs each frame by how well its lifted pose explains its 2D: ``1 / (1 + (e /
 #: RELIABLE_PCT)^2)`` for a reprojection error of ``e`` % (:func:`h2ot.metrics.reprojection_error`; a frame
-#: without a detection counts as 100 %). On the noisy validation set it cut the root error 716 -> 640 mm and
-#: the path error 370 -> 305 mm; on clean 2D (HumanEva-I Train) it moved them by at most 1 mm
+#: without a detection counts as 100 %). On the noisy validation set it cut the root error 711 -> 640 mm and
+#: the path error 365 -> 305 mm; on clean 2D (HumanEva-I Train) it moved them by at most 1 mm
 RELIABLE_PCT = 1.0
 #: a joint's least-squares weight is its confidence, at least this (interpolated joints have confidence 0)
 MIN_WEIGHT = 0.01
@@ -99,6 +99,8 @@ def moving_average(values: np.ndarray, width: int, weights: np.ndarray | None = 
     for a line (one weighted frame), its weighted mean; where a window holds no weight, values interpolated
     from the frames around it."""
     values = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError("moving_average: the values must be finite")
     half, count = max(int(width), 1) // 2, len(values)
     shape = (-1,) + (1,) * (values.ndim - 1)
     t = np.arange(count)
@@ -109,28 +111,25 @@ def moving_average(values: np.ndarray, width: int, weights: np.ndarray | None = 
         reach = np.minimum(np.minimum(t, count - 1 - t), half)
         return (cumulative[t + reach + 1] - cumulative[t - reach]) / (2 * reach + 1).reshape(shape)
     w = np.asarray(weights, dtype=np.float64)
-    if not (w >= 0).all() or w.max(initial=0.0) <= 0:
-        raise ValueError("moving_average: the weights must be >= 0, and not all zero")
+    if w.shape != (count,) or not (np.isfinite(w) & (w >= 0)).all() or w.max(initial=0.0) <= 0:
+        raise ValueError("moving_average: the weights must be [T] finite numbers >= 0, and not all zero")
     lo, hi = np.maximum(t - half, 0), np.minimum(t + half + 1, count)
-
-    def window_sum(v):  # the sum of v [T, ...] over each frame's window
-        c = np.concatenate([np.zeros((1,) + v.shape[1:]), np.cumsum(v, axis=0)])
-        return c[hi] - c[lo]
-
-    s = (t - t.mean()) / max(count, 1)                  # time, centred and scaled (well-conditioned sums)
-    s0, s1, s2 = window_sum(w), window_sum(w * s), window_sum(w * s * s)
-    v0, v1 = window_sum(values * w.reshape(shape)), window_sum(values * (w * s).reshape(shape))
-    spread = s0 * s2 - s1 * s1                          # > 0 when two or more frames carry weight
-    held = s0 > 1e-12 * w.max()
-    mean = v0 / np.where(held, s0, 1.0).reshape(shape)
-    line = spread > 1e-9 * np.maximum(s0, 1e-300) ** 2 / max(count, 1) ** 2
-    slope = (s0.reshape(shape) * v1 - s1.reshape(shape) * v0) / np.where(line, spread, 1.0).reshape(shape)
-    cut = line & ((t < half) | (t >= count - half))
-    out = np.where(cut.reshape(shape), mean + slope * (s - s1 / np.where(held, s0, 1.0)).reshape(shape), mean)
-    for k in np.nonzero(cut)[0]:  # at most a window's worth of frames
-        near = w[lo[k]:hi[k]]
-        seen = values[lo[k]:hi[k]][near >= 0.5 * near.max()]
-        out[k] = np.clip(out[k], seen.min(axis=0), seen.max(axis=0))
+    cw = np.concatenate([[0.0], np.cumsum(w)])
+    cv = np.concatenate([np.zeros((1,) + values.shape[1:]), np.cumsum(values * w.reshape(shape), axis=0)])
+    total = cw[hi] - cw[lo]
+    held = total > 1e-12 * w.max()
+    out = (cv[hi] - cv[lo]) / np.where(held, total, 1.0).reshape(shape)
+    for k in np.nonzero(held & ((t < half) | (t >= count - half)))[0]:  # the cut windows at the ends
+        near, seen = w[lo[k]:hi[k]], values[lo[k]:hi[k]]
+        dt = np.arange(lo[k], hi[k]) - k                    # time from frame k, in frames
+        m0, m1, m2 = near.sum(), (near * dt).sum(), (near * dt * dt).sum()
+        spread = m0 * m2 - m1 * m1
+        if spread > 1e-9 * m0 * m0:  # two or more weighted frames: the line's value at frame k (dt = 0)
+            y0, y1 = (near.reshape(shape) * seen).sum(axis=0), ((near * dt).reshape(shape) * seen).sum(axis=0)
+            slope = (m0 * y1 - m1 * y0) / spread
+            out[k] = (y0 - slope * m1) / m0
+        trusted = seen[near >= 0.5 * near.max()]
+        out[k] = np.clip(out[k], trusted.min(axis=0), trusted.max(axis=0))
     if not held.all():  # no weight in reach: interpolate over time from the frames that have some
         flat = out.reshape(count, -1)
         for k in range(flat.shape[1]):
@@ -139,10 +138,16 @@ def moving_average(values: np.ndarray, width: int, weights: np.ndarray | None = 
     return out
 
 
-def _check_seconds(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-            or not np.isfinite(value) or value < 0:
-        raise ValueError(f"camera_trajectory: {name} must be seconds >= 0, found {value!r}")
+class NoTrajectoryError(ValueError):
+    """No frame's pose fits its 2D in front of the camera: the 2D and the 3D do not match."""
+
+
+def _number(value, name: str, what: str, positive: bool = False) -> float:
+    """``value`` as a finite float >= 0 (> 0 with ``positive``), else a one-line ``ValueError``."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.floating, np.integer)) \
+        and np.isfinite(value) and (value > 0 if positive else value >= 0)
+    if not ok:
+        raise ValueError(f"camera_trajectory: {name} must be {what}, found {value!r}")
     return float(value)
 
 
@@ -163,8 +168,9 @@ def camera_trajectory(poses3d, keypoints2d, image_size, fps: float, focal_mm: fl
     half (:data:`RELIABLE_PCT`; None: every frame alike). A calibrated camera: ``focal_px`` (pixels, instead
     of ``focal_mm``) and ``center`` (the principal point, pixels).
 
-    A frame whose fit puts the pelvis behind the camera or nowhere (a collapsed 2D) takes its depth from the
-    frames around it and its direction from its pelvis's ray; ``ValueError`` if no frame has a depth > 0.
+    A frame whose fit puts the pelvis behind the camera, nowhere or away from its 2D pelvis (a collapsed 2D)
+    takes its depth and its direction from the frames around it;
+    :class:`NoTrajectoryError` (a ``ValueError``) if no frame fits.
     See the module docstring.
     """
     poses = np.asarray(poses3d, dtype=np.float64)
@@ -176,14 +182,12 @@ def camera_trajectory(poses3d, keypoints2d, image_size, fps: float, focal_mm: fl
     if not (np.isfinite(poses).all() and np.isfinite(keypoints).all()):
         raise ValueError("camera_trajectory: the poses and keypoints must be finite (fill the 2D gaps first)")
     fps, (w, h) = check_fps(fps, "camera_trajectory fps"), check_image_size(image_size, "camera_trajectory image_size")
-    smooth_s, distance_smooth_s = _check_seconds(smooth_s, "smooth_s"), _check_seconds(distance_smooth_s,
-                                                                                         "distance_smooth_s")
-    if reliable_pct is not None and not (np.isfinite(reliable_pct) and reliable_pct > 0):
-        raise ValueError(f"camera_trajectory: reliable_pct must be a percentage > 0 (or None), found {reliable_pct!r}")
+    smooth_s = _number(smooth_s, "smooth_s", "seconds >= 0")
+    distance_smooth_s = _number(distance_smooth_s, "distance_smooth_s", "seconds >= 0")
+    if reliable_pct is not None:
+        reliable_pct = _number(reliable_pct, "reliable_pct", "a percentage > 0 (or None)", positive=True)
     if focal_px is not None:
-        if not (np.isfinite(focal_px) and focal_px > 0):
-            raise ValueError(f"camera_trajectory: focal_px must be a focal length in pixels > 0, found {focal_px!r}")
-        focal = float(focal_px)
+        focal = _number(focal_px, "focal_px", "a focal length in pixels > 0", positive=True)
         focal_mm = focal / focal_pixels(1.0, w, h)
     else:
         focal_mm = DEFAULT_FOCAL_MM if focal_mm is None else check_focal_mm(focal_mm)
@@ -204,12 +208,17 @@ def camera_trajectory(poses3d, keypoints2d, image_size, fps: float, focal_mm: fl
     joints = list(joints)
     root = perspective_translation(poses[:, joints], rays[:, joints], weights[:, joints])
     depth = root[:, 2]
-    fitted = np.isfinite(root).all(axis=-1) & (depth > 1e-6)
+    # a fit to trust: in front of the camera, its pelvis seen where the 2D pelvis is (within the 2D trunk's
+    # size; a collapsed 2D has none)
+    trunk = rays[:, joints]
+    radius = np.sqrt(np.square(trunk - trunk.mean(axis=1, keepdims=True)).sum(axis=-1).mean(axis=-1))
+    seen_at = root[:, :2] / np.where(depth > 1e-6, depth, 1.0)[:, None]
+    fitted = np.isfinite(root).all(axis=-1) & (depth > 1e-6) & (np.linalg.norm(seen_at - rays[:, 0], axis=-1) < radius)
     if not fitted.any():
-        raise ValueError("camera_trajectory: no frame's pose fits its 2D in front of the camera (the 2D and the "
-                         "3D do not match)")
-    direction = np.where(fitted[:, None], root / np.where(fitted, depth, 1.0)[:, None], pelvis)
+        raise NoTrajectoryError("camera_trajectory: no frame's pose fits its 2D in front of the camera (the 2D and "
+                                "the 3D do not match)")
+    direction = np.where(fitted[:, None], root / np.where(fitted, depth, 1.0)[:, None], 0.0)
     width = lambda seconds: int(round(seconds * fps)) | 1  # noqa: E731 (odd, centred)
     depth = moving_average(np.where(fitted, depth, 0.0), width(distance_smooth_s), weights=reliability * fitted)
-    root = moving_average(direction, width(smooth_s)) * depth[:, None]
+    root = moving_average(direction, width(smooth_s), weights=fitted.astype(float)) * depth[:, None]
     return Trajectory(root=root, poses=poses, focal=focal, focal_mm=float(focal_mm))
