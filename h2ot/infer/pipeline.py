@@ -216,8 +216,9 @@ def write_outputs(result: InferenceResult, folder: Path, bvh_units: str = "m", b
     reprojection = (result.reprojection if result.reprojection is not None
                     else np.full(result.num_frames, np.nan)).astype(np.float32)
     track = result.trajectory
+    joints = None if track is None else track.joints  # [T, 17, 3], once
     placed = {} if track is None else dict(trajectory=track.root.astype(np.float32),
-                                           joints_camera=track.joints.astype(np.float32),
+                                           joints_camera=joints.astype(np.float32),
                                            focal_mm=np.float64(track.focal_mm), trajectory_coordinates=np.array(PATH))
     np.savez(folder / "poses3d.npz", poses3d=result.poses3d.astype(np.float32), reprojection=reprojection,
              coordinates=np.array(COORDINATES), model=np.array(result.model), **placed, **common)
@@ -245,16 +246,16 @@ def write_outputs(result: InferenceResult, folder: Path, bvh_units: str = "m", b
     if track is not None:
         doc.update(focal_mm=round(track.focal_mm, 3), trajectory_coordinates=PATH)
         for t, frame in enumerate(doc["frames"]):
-            frame.update(root=np.round(track.root[t], 5).tolist(), joints_camera=np.round(track.joints[t], 5).tolist())
+            frame.update(root=np.round(track.root[t], 5).tolist(), joints_camera=np.round(joints[t], 5).tolist())
     (folder / "poses3d.json").write_text(json.dumps(doc, separators=(",", ":")))
     moving = track is not None and bvh_root == "path"
-    write_bvh(folder / "poses3d.bvh", place_on_floor(track.joints if moving else result.poses3d), result.fps,
+    write_bvh(folder / "poses3d.bvh", place_on_floor(joints if moving else result.poses3d), result.fps,
               units=bvh_units)
     from h2ot.infer.viewer import write_viewer  # poses3d.html: the 3D viewer (shows demo.mp4 when it matches)
 
     write_viewer(folder / "poses3d.html", result.poses3d, result.keypoints2d, result.detected, result.fps,
                  result.image_size, video="demo.mp4", source=result.source, model=result.model, times=result.times,
-                 joints_camera=None if track is None else track.joints)
+                 joints_camera=joints)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -355,12 +356,14 @@ def _lift(lifter, h36m: np.ndarray, image_size, fps: float, timings: dict, progr
     return poses
 
 
-def _trajectory(lifter, h36m: np.ndarray, poses: np.ndarray, image_size, fps: float, focal_mm, timings: dict):
-    """Where the person is (:meth:`Lifter.trajectory`), timed; None, with a warning, when no frame's pose fits
-    its 2D in front of the camera (the options were checked before)."""
+def _trajectory(lifter, h36m: np.ndarray, poses: np.ndarray, image_size, fps: float, focal_mm, timings: dict,
+                errors: np.ndarray):
+    """Where the person is (:meth:`Lifter.trajectory`; ``errors``: the frames' reprojection errors, computed
+    already), timed; None, with a warning, when no frame's pose fits its 2D in front of the camera (the options
+    were checked before)."""
     start = time.perf_counter()
     try:
-        track = lifter.trajectory(h36m, poses, image_size, fps, focal_mm=focal_mm)
+        track = lifter.trajectory(h36m, poses, image_size, fps, focal_mm=focal_mm, errors=errors)
     except NoTrajectoryError as error:
         log.warning("no trajectory: %s", error)
         track = None
@@ -479,12 +482,13 @@ def infer_video(path=None, out_dir=None, checkpoint=None, lifter=None, detector=
                                                            info.image_size)
     fps, times = real_timing(frame_times(path, timed) if timed is not None else None, len(h36m), info.fps)
     poses = _lift(lifter, h36m, info.image_size, fps, timings, progress, times)
+    errors = _reprojection(h36m, poses, detected)
     result = InferenceResult(poses3d=poses, keypoints2d=h36m, detected=detected, fps=fps, times=times,
                              image_size=info.image_size, raw_keypoints=track, keypoint_format=fmt,
                              source=str(path), person=index, num_people=count, model=lifter.describe(),
-                             timings=timings, sides_swapped=swapped,
-                             reprojection=_reprojection(h36m, poses, detected),
-                             trajectory=_trajectory(lifter, h36m, poses, info.image_size, fps, focal_mm, timings))
+                             timings=timings, sides_swapped=swapped, reprojection=errors,
+                             trajectory=_trajectory(lifter, h36m, poses, info.image_size, fps, focal_mm, timings,
+                                                    errors))
     pw, ph, _ = output_size(info.width, info.height, max_height)
     return _finish(result, out_dir, lambda: iter_frames(path, pw, ph), max_height, progress, render, bvh_units,
                    bvh_root)
@@ -528,10 +532,10 @@ def lift_file(path, fmt: str, image_size=None, fps: float | None = None, out_dir
     index, count, track, h36m, detected, swapped = _follow(detections, person, str(path), canonical, sides,
                                                            image_size)
     poses = _lift(lifter, h36m, image_size, fps, timings, progress)
+    errors = _reprojection(h36m, poses, detected)
     result = InferenceResult(poses3d=poses, keypoints2d=h36m, detected=detected, fps=fps,
                              image_size=image_size, raw_keypoints=track, keypoint_format=canonical,
                              source=str(path), person=index, num_people=count, model=lifter.describe(),
-                             timings=timings, sides_swapped=swapped,
-                             reprojection=_reprojection(h36m, poses, detected),
-                             trajectory=_trajectory(lifter, h36m, poses, image_size, fps, focal_mm, timings))
+                             timings=timings, sides_swapped=swapped, reprojection=errors,
+                             trajectory=_trajectory(lifter, h36m, poses, image_size, fps, focal_mm, timings, errors))
     return _finish(result, out_dir, frames, max_height, progress, render, bvh_units, bvh_root)

@@ -154,7 +154,8 @@ def _number(value, name: str, what: str, positive: bool = False) -> float:
 def camera_trajectory(poses3d, keypoints2d, image_size, fps: float, focal_mm: float | None = None,
                       window_mean=None, smooth_s: float = DEFAULT_SMOOTH_S,
                       distance_smooth_s: float = DEFAULT_DISTANCE_SMOOTH_S, focal_px: float | None = None,
-                      center=None, joints=TRUNK, reliable_pct: float | None = RELIABLE_PCT) -> Trajectory:
+                      center=None, joints=TRUNK, reliable_pct: float | None = RELIABLE_PCT,
+                      errors=None) -> Trajectory:
     """The pelvis's path in the camera frame for lifted poses ``[T, 17, 3]`` (root-relative metres) and the
     Human3.6M-17 keypoints ``[T, 17, 2|3]`` (pixels, optional confidence, no gaps) they were lifted from.
 
@@ -166,7 +167,9 @@ def camera_trajectory(poses3d, keypoints2d, image_size, fps: float, focal_mm: fl
     ``fps``; 0: none) of the direction to the pelvis and of its depth; ``joints``: those the translation is
     fitted to (:data:`TRUNK`); ``reliable_pct``: the reprojection error (%) at which a frame's depth counts
     half (:data:`RELIABLE_PCT`; None: every frame alike). A calibrated camera: ``focal_px`` (pixels, instead
-    of ``focal_mm``) and ``center`` (the principal point, pixels).
+    of ``focal_mm``) and ``center`` (the principal point, pixels). ``errors [T]``: the frames' reprojection
+    errors (%, :func:`h2ot.metrics.reprojection_error` of these poses and keypoints; NaN without a detection)
+    when the caller has them already.
 
     A frame whose fit puts the pelvis behind the camera, nowhere or away from its 2D pelvis (a collapsed 2D)
     takes its depth and its direction from the frames around it;
@@ -198,8 +201,11 @@ def camera_trajectory(poses3d, keypoints2d, image_size, fps: float, focal_mm: fl
     rays = (keypoints[..., :2] - center) / focal                     # normalised image coordinates
     pelvis = np.concatenate([rays[:, 0], np.ones((len(rays), 1))], axis=-1)
     poses = poses - poses[:, :1]
-    confidence = keypoints[..., 2] if keypoints.shape[-1] == 3 else None
-    error = np.nan_to_num(reprojection_error(poses, keypoints[..., :2], confidence), nan=100.0)
+    if errors is None:
+        errors = reprojection_error(poses, keypoints[..., :2], keypoints[..., 2] if keypoints.shape[-1] == 3 else None)
+    elif np.shape(errors) != (len(poses),):
+        raise ValueError(f"camera_trajectory: errors must be [T] = [{len(poses)}], found {np.shape(errors)}")
+    error = np.nan_to_num(np.asarray(errors, dtype=np.float64), nan=100.0)
     reliability = np.ones(len(poses)) if reliable_pct is None else 1.0 / (1.0 + (error / reliable_pct) ** 2)
     if window_mean is not None:
         poses = look_at_frame(poses, window_mean(pelvis / np.linalg.norm(pelvis, axis=-1, keepdims=True)),
@@ -217,7 +223,7 @@ def camera_trajectory(poses3d, keypoints2d, image_size, fps: float, focal_mm: fl
     if not fitted.any():
         raise NoTrajectoryError("camera_trajectory: no frame's pose fits its 2D in front of the camera (the 2D and "
                                 "the 3D do not match)")
-    direction = np.where(fitted[:, None], root / np.where(fitted, depth, 1.0)[:, None], 0.0)
+    direction = np.where(fitted[:, None], np.concatenate([seen_at, np.ones((len(root), 1))], axis=-1), 0.0)
     width = lambda seconds: int(round(seconds * fps)) | 1  # noqa: E731 (odd, centred)
     depth = moving_average(np.where(fitted, depth, 0.0), width(distance_smooth_s), weights=reliability * fitted)
     root = moving_average(direction, width(smooth_s), weights=fitted.astype(float)) * depth[:, None]
