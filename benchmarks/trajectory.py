@@ -2,7 +2,7 @@
 
     python benchmarks/trajectory.py [--model nc] [--data humaneva|MOCAP.npz] [--split Validate|Train]
                                     [--subjects S ...] [--smooth DIRECTION:DISTANCE,...] [--joints trunk,all]
-                                    [--weights reprojection,none]
+                                    [--weights reprojection,none] [--stream LOOKAHEAD:HOP,...]
                                     [--table [docs/tables/trajectory.md]] [--json benchmarks/results/trajectory.json]
 
 ``--data humaneva`` (default): HumanEva-I (Walk, Jog, Box; 3 calibrated cameras, ground-truth 2D, evaluation
@@ -20,6 +20,9 @@ for the first ones. Scored against the true pelvis in the camera frame, over eve
 - **path error**: the root error after removing each sequence's mean offset: how well the motion is followed;
 - **root velocity error**: mean distance between placed and true pelvis velocities (mm per frame at 50 fps):
   jitter and lag.
+
+``--stream``: also place every sequence frame by frame through ``h2ot.stream.OnlineLifter`` (no flip, nothing
+known, each frame placed from the frames up to it), one row per look-ahead and hop.
 
 Baselines (oracles, each knows something the method does not): **constant distance**, the pelvis on its
 2D ray (calibrated) at the sequence's true mean distance; **fixed root**, the pelvis held at the sequence's true
@@ -39,6 +42,7 @@ from h2ot.data.sequences import _load_npz
 from h2ot.data.splits import load_test_sequences
 from h2ot.infer import Lifter, lift_sequence
 from h2ot.infer.trajectory import DEFAULT_DISTANCE_SMOOTH_S, DEFAULT_SMOOTH_S, RELIABLE_PCT, TRUNK
+from h2ot.stream import OnlineLifter
 from h2ot.threads import use_threads
 
 try:
@@ -114,6 +118,8 @@ def main() -> None:
     parser.add_argument("--weights", default="reprojection",
                         help="comma-separated: reprojection (the library's: each frame's distance weighed by its "
                              "reprojection error) and/or none")
+    parser.add_argument("--stream", default="",
+                        help="comma-separated LOOKAHEAD:HOP settings of h2ot.stream.OnlineLifter to score as well")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/trajectory.json"))
     add_table_argument(parser, "trajectory")
     args = parser.parse_args()
@@ -128,6 +134,7 @@ def main() -> None:
     settings = [(joints, direction, distance, weights) for joints in args.joints.split(",")
                 for direction, distance in widths for weights in args.weights.split(",")]
     joint_sets = {"trunk": TRUNK, "all": tuple(range(17))}
+    streams = [tuple(int(v) for v in pair.split(":")) for pair in args.stream.split(",") if pair]
 
     def label(setting) -> str:
         return f"{setting[0]}, smoothing {setting[1]:g} s / {setting[2]:g} s, weights: {setting[3]}"
@@ -146,6 +153,11 @@ def main() -> None:
         rows = {f"calibrated camera; {label(setting)}": place(setting, focal_px=float(np.mean(camera.focal)),
                                                               center=camera.center) for setting in settings}
         rows[f"nothing known (43.27 mm, image centre); {label(settings[0])}"] = place(settings[0])
+        for lookahead, hop in streams:
+            online = OnlineLifter(lifter.model, lookahead=lookahead, hop=hop, image_size=size, fps=lifter.fps)
+            placed = [p.root for frame in keypoints for p in online.push(frame)] + [p.root for p in online.flush()]
+            rows[f"nothing known, streamed (OnlineLifter: look-ahead {lookahead}, hop {hop}, no flip)"] = \
+                np.stack(placed)
         ray = (pixels[:, 0, :2] - np.asarray(camera.center)) / float(np.mean(camera.focal))
         rows["constant distance (oracle: the true mean distance, calibrated ray)"] = \
             np.concatenate([ray, np.ones((len(ray), 1))], axis=-1) * true[:, 2].mean()

@@ -44,7 +44,8 @@ def predict(model, sequences: list[Sequence], flip: bool = True, batch_size: int
             device: str | torch.device = "cpu", include_padded: bool = False) -> dict:
     """Run ``model`` over every test window of ``sequences``.
 
-    seq2seq: non-overlapping windows (edge-padded at the end); seq2frame: one window per frame,
+    seq2seq: non-overlapping windows (the last edge-padded at the end; a sequence shorter than a window
+    in the middle of it, as :func:`h2ot.infer.lifting.lift_sequence` runs it); seq2frame: one window per frame,
     batched. ``flip``: average with the prediction on the mirrored input, un-mirrored.
     Returns per-window-frame rows: ``pred``, ``target`` ``[N, 17, 3]``, ``input`` ``[N, 17, C]`` (the
     model's 2D input of that frame), ``seq``, ``frame``, ``padded``, ``mask`` ``[N]`` (scorable rows;

@@ -12,6 +12,11 @@ A frame with missing joints (NaN) or no detection at all (``None``) does not sto
 joints take their last seen position (confidence 0 for a 3-channel model) and the frame is flagged. A joint
 not seen yet (the stream starts without it) takes its first seen position once it appears, in every
 buffered frame, as frames before the stream take the first frame.
+
+Given the image size (and, better, the camera's focal length), the stream also says where the person is: each
+pose comes with the pelvis in the camera frame, placed from the frames up to it as the offline trajectory
+places the last frame of a clip (:class:`h2ot.infer.trajectory.OnlinePlacement`), and the joints in the camera
+frame.
 """
 
 from __future__ import annotations
@@ -21,21 +26,31 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from h2ot.infer.trajectory import OnlinePlacement, looks_at
+from h2ot.pretrained import model_fps
 from h2ot.threads import use_threads
 
 
 @dataclass
 class StreamPose:
     frame: int          # index of the frame in the stream
-    pose: np.ndarray    # [J, 3] root-relative metres
+    pose: np.ndarray    # [J, 3] root-relative metres (the model's axes: the look-at frame for the shipped models)
     flagged: bool       # the input frame had missing joints (filled from earlier frames)
+    root: np.ndarray | None = None           # [3] the pelvis in the camera frame (metres; NaN while not placed)
+    joints_camera: np.ndarray | None = None  # [J, 3] every joint in the camera frame (metres)
 
 
 class OnlineLifter:
-    """Feed frames with :meth:`push`, collect the poses it returns, call :meth:`flush` at the end."""
+    """Feed frames with :meth:`push`, collect the poses it returns, call :meth:`flush` at the end.
+
+    ``image_size`` ``(w, h)`` of the video: each pose also carries ``root`` and ``joints_camera`` (where the
+    person is, see the module docstring); ``focal_mm``: the camera's 35 mm-equivalent focal length (None:
+    43.27 mm, a guess); ``fps``: the stream's frame rate (None: the model's); ``placement``: other settings of
+    :class:`h2ot.infer.trajectory.OnlinePlacement` (``smooth_s``, ``distance_smooth_s``, ``reliable_pct``)."""
 
     def __init__(self, model, lookahead: int = 0, hop: int = 1, device: str | torch.device = "cpu",
-                 threads: int | str | None = None):
+                 threads: int | str | None = None, image_size=None, focal_mm: float | None = None,
+                 fps: float | None = None, **placement):
         self.model = model.eval() if hasattr(model, "eval") else model
         self.frames, self.joints, self.channels = model.frames, model.num_joints, model.in_channels
         for name, value in (("lookahead", lookahead), ("hop", hop)):
@@ -58,6 +73,14 @@ class OnlineLifter:
         self.emitted = 0    # poses returned so far
         self.last = None    # last filled frame, [J, C]
         self.seen = torch.zeros(self.joints, dtype=torch.bool)  # joints seen at least once
+        self.missing = torch.zeros(self.frames, self.joints, dtype=torch.bool)  # per buffered frame: filled joints
+        if image_size is None and (focal_mm is not None or placement):
+            raise ValueError("focal_mm and the placement settings need image_size (the video's width and height)")
+        if image_size is not None and self.joints != 17:
+            raise ValueError(f"placing the person needs a Human3.6M-17 model, found {self.joints} joints")
+        self.placement = None if image_size is None else OnlinePlacement(
+            image_size, model_fps(model) if fps is None else fps, focal_mm, **placement)
+        self.looks_at = looks_at(model)
 
     @property
     def delay(self) -> int:
@@ -69,8 +92,10 @@ class OnlineLifter:
 
         Returns the poses that became ready (possibly none).
         """
-        frame, flagged = self._fill(keypoints)
+        frame, missing = self._fill(keypoints)
+        flagged = bool(missing.any())
         self.ring[self.received % self.frames] = frame
+        self.missing[self.received % self.frames] = missing
         self.flags.append(flagged)
         self.received += 1
         ready = self.received - 1 - self.lookahead  # the newest frame whose future is complete
@@ -82,7 +107,7 @@ class OnlineLifter:
         """Poses of the frames still waiting for their look-ahead (the future is the newest frame)."""
         return self._emit(self.received - 1) if self.emitted < self.received else []
 
-    def _fill(self, keypoints) -> tuple[torch.Tensor, bool]:
+    def _fill(self, keypoints) -> tuple[torch.Tensor, torch.Tensor]:
         if keypoints is None:
             frame = torch.full((self.joints, self.channels), float("nan"))
         else:
@@ -104,7 +129,7 @@ class OnlineLifter:
             self.ring[:, new, :2] = frame[new, :2]  # (a confidence channel keeps its 0 there)
             self.seen |= new
         self.last = frame
-        return frame, bool(missing.any())
+        return frame, missing
 
     @torch.inference_mode()
     def _emit(self, last: int) -> list[StreamPose]:
@@ -115,10 +140,22 @@ class OnlineLifter:
             count = target - self.emitted + 1
             start = target - self.position
             stream_index = (start + torch.arange(self.frames)).clamp(0, self.received - 1)
-            window = self.ring[stream_index % self.frames][None].to(self.device)
-            poses = self.model(window)[0].cpu().numpy()
+            window = self.ring[stream_index % self.frames]
+            poses = self.model(window[None].to(self.device))[0].cpu().numpy()
             rows = range(self.position - count + 1, self.position + 1) if poses.shape[0] > 1 else [0]
+            turned_to = self.placement.direction(window.numpy()) if self.placement and self.looks_at else None
             for frame, row in zip(range(self.emitted, target + 1), rows):
-                out.append(StreamPose(frame, poses[row], self.flags[frame]))
+                out.append(self._placed(StreamPose(frame, poses[row], self.flags[frame]), turned_to))
             self.emitted = target + 1
         return out
+
+    def _placed(self, pose: StreamPose, turned_to) -> StreamPose:
+        """``pose`` with where the person is (when the stream knows the image size)."""
+        if self.placement is None:
+            return pose
+        slot = pose.frame % self.frames
+        keypoints = self.ring[slot].numpy()
+        confidence = (keypoints[:, 2] if self.channels == 3 else np.ones(self.joints)) * ~self.missing[slot].numpy()
+        pose.root, camera_pose = self.placement.place(pose.pose, keypoints, confidence, turned_to)
+        pose.joints_camera = camera_pose + pose.root
+        return pose

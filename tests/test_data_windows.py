@@ -27,8 +27,24 @@ def test_seq2seq_test_windows_pad_and_flag():
     assert torch.all(last["target"][:, 0] == 0)  # root zeroed
     with_pad = PoseWindows([seq(10)], frames=4, include_padded_in_mask=True)
     assert with_pad[2]["mask"].tolist() == [True] * 4
-    short = ds[3]  # a sequence shorter than the window is padded in test mode
+    short = ds[3]  # a sequence as long as the window fills it
     assert short["padded"].tolist() == [False] * 4
+
+
+def test_short_test_sequence_sits_in_the_middle_as_the_lifter_runs_it():
+    from h2ot.infer.lifting import windows
+    ds = PoseWindows([seq(3), seq(4)], frames=8)
+    assert len(ds) == 2
+    short = ds[0]
+    assert short["frame"].tolist() == [0, 0, 0, 1, 2, 2, 2, 2]   # 2 frames before, 3 after (odd split: after)
+    assert short["padded"].tolist() == [True, True, False, False, False, True, True, True]
+    assert short["mask"].tolist() == (~short["padded"]).tolist()
+    assert short["input"][:, 0, 0].tolist() == [0, 0, 0, 1, 2, 2, 2, 2]
+    assert ds[1]["frame"].tolist() == [0, 0, 0, 1, 2, 3, 3, 3]
+    for length, item in ((3, short), (4, ds[1])):
+        index, out, positions, _ = next(windows(length, 8))
+        assert index.tolist() == item["frame"].tolist()
+        assert positions.tolist() == np.flatnonzero(~item["padded"].numpy()).tolist()
 
 
 def test_seq2seq_train_stride_and_short_sequence():

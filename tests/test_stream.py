@@ -2,8 +2,10 @@ import numpy as np
 import pytest
 import torch
 
+from h2ot.data.camera import denormalize_screen, focal_pixels, look_at_frame, normalize_screen
+from h2ot.infer.trajectory import OnlinePlacement, camera_trajectory
 from h2ot.stream import OnlineLifter
-from tests.helpers import real_clip, small_model
+from tests.helpers import PerFrame, moving_rig, real_clip, small_model
 
 
 def run_stream(lifter, frames):
@@ -97,3 +99,75 @@ def test_a_stream_that_starts_without_a_person(lookahead):
 def test_stream_settings_are_checked(kwargs):
     with pytest.raises(ValueError, match="hop|lookahead"):
         OnlineLifter(small_model(), **kwargs)
+
+
+class LookAtScene(torch.nn.Module):
+    """An ideal look-at lifter for one known scene: it finds each input frame among the scene's 2D and answers
+    that frame's true root-relative pose in the axes of the camera turned to the window's mean pelvis ray."""
+
+    num_joints, frames, pipeline, in_channels, model_kwargs = 17, 27, "seq2seq", 2, {"input_norm": "window"}
+
+    def __init__(self, inputs, poses, placement):
+        super().__init__()
+        self.inputs, self.poses, self.placement = torch.as_tensor(inputs, dtype=torch.float32), poses, placement
+
+    def forward(self, x):
+        distance = (x[0, :, None] - self.inputs[None]).flatten(2).abs().amax(dim=-1)   # [F, T]
+        index = distance.argmin(dim=1).numpy()
+        turned = look_at_frame(self.poses[index], self.placement.direction(x[0].numpy()))
+        return torch.as_tensor(turned, dtype=torch.float32)[None]
+
+
+def walking_scene(frames=90, size=(1280, 720), focal_mm=30.0, noise=0.0):
+    """A person walking across about 40 degrees of view and towards the camera, seen by a pinhole camera."""
+    poses = moving_rig(frames) - moving_rig(frames)[:, :1]
+    root = np.linspace([-1.8, 0.3, 6.0], [1.6, 0.2, 4.5], frames)
+    focal = focal_pixels(focal_mm, *size)
+    pixels = focal * (poses + root[:, None])[..., :2] / (poses + root[:, None])[..., 2:] + np.array(size) / 2
+    pixels += np.random.default_rng(1).normal(scale=noise, size=pixels.shape)
+    return poses, root, normalize_screen(pixels, *size)
+
+
+def test_the_stream_places_the_person_as_the_offline_trajectory_places_a_clip_end():
+    size, fps = (1280, 720), 30.0
+    poses, root, inputs = walking_scene()
+    ideal = LookAtScene(inputs, poses, OnlinePlacement(size, fps, 30.0))
+    placed = run_stream(OnlineLifter(ideal, lookahead=4, image_size=size, focal_mm=30.0, fps=fps), list(inputs))
+    # a straight walk: followed without lag (the line through the last 0.4 s), the look-at turn undone
+    np.testing.assert_allclose(np.stack([p.root for p in placed]), root, atol=0.02)
+    np.testing.assert_allclose(np.stack([p.joints_camera for p in placed]), poses + root[:, None], atol=0.02)
+    # with noisy 2D every frame is placed exactly as camera_trajectory places the last frame of the frames so far
+    poses, root, inputs = walking_scene(noise=3.0)
+    ideal = LookAtScene(inputs, poses, OnlinePlacement(size, fps, 30.0))
+    placed = run_stream(OnlineLifter(ideal, lookahead=4, image_size=size, focal_mm=30.0, fps=fps), list(inputs))
+    camera_poses = np.stack([p.joints_camera - p.root for p in placed])
+    pixels = np.concatenate([denormalize_screen(inputs, *size), np.ones((len(inputs), 17, 1))], axis=-1)
+    for s in (0, 5, 11, 40, 89):
+        offline = camera_trajectory(camera_poses[:s + 1], pixels[:s + 1], size, fps, focal_mm=30.0)
+        np.testing.assert_allclose(placed[s].root, offline.root[-1], atol=1e-9)
+    assert np.abs(np.stack([p.root for p in placed]) - root).max() < 0.5
+
+
+def test_a_stream_without_the_image_size_does_not_place_and_missing_frames_do_not_stop_placement():
+    size = (1280, 720)
+    poses, root, inputs = walking_scene(40)
+    model = small_model().eval()
+    assert all(p.root is None and p.joints_camera is None for p in run_stream(OnlineLifter(model), list(inputs)))
+    frames = list(inputs)
+    frames[10] = None
+    frames[11] = inputs[11].copy()
+    frames[11][3] = np.nan
+    ideal = LookAtScene(inputs, poses, OnlinePlacement(size, 50.0, 30.0))
+    placed = run_stream(OnlineLifter(ideal, lookahead=2, image_size=size, focal_mm=30.0), frames)
+    assert [p.flagged for p in placed] == [i in (10, 11) for i in range(40)]
+    error = np.linalg.norm(np.stack([p.root for p in placed]) - root, axis=-1)
+    assert np.delete(error, 10).max() < 0.03 and error[10] < 0.1   # no detection: where it was last seen
+    with pytest.raises(ValueError, match="need image_size"):
+        OnlineLifter(model, focal_mm=26.0)
+    with pytest.raises(ValueError, match="--focal-mm"):
+        OnlineLifter(model, image_size=size, focal_mm=-1)
+    with pytest.raises(ValueError, match="image_size: expected"):
+        OnlineLifter(model, image_size=(0, 720))
+    sixteen = type("Sixteen", (PerFrame,), {"num_joints": 16})()
+    with pytest.raises(ValueError, match="needs a Human3.6M-17 model, found 16 joints"):
+        OnlineLifter(sixteen, image_size=size)

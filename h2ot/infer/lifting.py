@@ -25,6 +25,7 @@ from h2ot.checks import (MIN_FRAMES, as_float_array, check_fps, check_image_size
 from h2ot.data.camera import normalize_screen
 from h2ot.data.mocap import resample
 from h2ot.data.skeleton import NUM_JOINTS, convert_keypoints
+from h2ot.data.windows import centred_start
 from h2ot.lifter import flip_average
 from h2ot.pretrained import load_checkpoint_model, model_fps
 from h2ot.threads import use_threads
@@ -73,7 +74,7 @@ def windows(length: int, frames: int, pipeline: str = "seq2seq", overlap: int | 
                 index = np.clip(np.arange(frames) + t - centre, 0, length - 1)
                 yield index, np.array([t]), np.zeros(1, int), np.ones(1)
         elif length <= frames:
-            before = (frames - length) // 2
+            before = -centred_start(length, frames)
             yield (np.clip(np.arange(frames) - before, 0, length - 1), np.arange(length),
                    np.arange(before, before + length), np.ones(length))
         else:
@@ -278,10 +279,10 @@ class Lifter:
 
     @property
     def looks_at(self) -> bool:
-        """Whether the model answers in the axes of the camera turned to the person (the look-at frame): the
-        models that normalise each window (``input_norm: window``, the shipped ones) were trained so, as a
-        window normalised for position cannot see the off-axis angle."""
-        return getattr(self.model, "model_kwargs", {}).get("input_norm") == "window"
+        """Whether the model answers in the look-at frame (:func:`h2ot.infer.trajectory.looks_at`)."""
+        from h2ot.infer.trajectory import looks_at
+
+        return looks_at(self.model)
 
     def window_mean(self, values, fps: float) -> np.ndarray:
         """``values [T, ...]`` at ``fps`` → for every frame, their mean over each window :meth:`predict` runs

@@ -28,12 +28,13 @@ The error this gives on real cameras, against a constant distance, is measured b
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 from h2ot.checks import check_fps, check_image_size
-from h2ot.data.camera import FULL_FRAME_DIAGONAL_MM, focal_pixels, look_at_frame
+from h2ot.data.camera import FULL_FRAME_DIAGONAL_MM, denormalize_screen, focal_pixels, look_at_frame
 from h2ot.metrics import perspective_translation, reprojection_error
 
 #: the default 35 mm-equivalent focal length: the focal length in pixels equals the image diagonal
@@ -50,6 +51,13 @@ DEFAULT_DISTANCE_SMOOTH_S = 0.8
 #: without a detection counts as 100 %). On the noisy validation set it cut the root error 711 -> 640 mm and
 #: the path error 365 -> 305 mm; on clean 2D (HumanEva-I Train) it moved them by at most 1 mm
 RELIABLE_PCT = 1.0
+#: at a cut end, :func:`moving_average`'s line is kept within the values of the frames whose weight is at least
+#: this share of the window's largest. Half (the first version) also excluded good frames: a perfect pose seen
+#: 20 degrees off the image axis has a weak-perspective reprojection error of about 2 % and so a quarter of the
+#: weight of one seen in the centre, and a walk towards the side of the view lagged by up to 135 mm at the end of
+#: a clip, and in a stream (OnlinePlacement) at every frame; a frame without a detection (error 100 %) or whose
+#: pose misses its 2D by 5 % or more weighs less than this
+SEEN_SHARE = 0.05
 #: a joint's least-squares weight is its confidence, at least this (interpolated joints have confidence 0)
 MIN_WEIGHT = 0.01
 #: the joints the distance is read from: pelvis, hips, spine, thorax, neck/nose, head and shoulders. The
@@ -94,10 +102,10 @@ def moving_average(values: np.ndarray, width: int, weights: np.ndarray | None = 
     unchanged. With ``weights [T]`` (>= 0): the weighted mean over the window; within half a window of either
     end, where the window is cut, the value at that frame of the weighted least-squares line through what is
     left of it (a straight stretch passes unchanged there too, and a badly weighted end frame takes its
-    neighbours' values), kept within the values of the window's well-weighted frames (at least half its
-    largest weight: the line does not run on past what was seen). Where a cut window holds too little weight
-    for a line (one weighted frame), its weighted mean; where a window holds no weight, values interpolated
-    from the frames around it."""
+    neighbours' values), kept within the values of the window's frames that have some weight (at least
+    :data:`SEEN_SHARE` of its largest: the line does not run on past what was seen). Where a cut window holds
+    too little weight for a line (one weighted frame), its weighted mean; where a window holds no weight,
+    values interpolated from the frames around it."""
     values = np.asarray(values, dtype=np.float64)
     if not np.isfinite(values).all():
         raise ValueError("moving_average: the values must be finite")
@@ -128,7 +136,7 @@ def moving_average(values: np.ndarray, width: int, weights: np.ndarray | None = 
             y0, y1 = (near.reshape(shape) * seen).sum(axis=0), ((near * dt).reshape(shape) * seen).sum(axis=0)
             slope = (m0 * y1 - m1 * y0) / spread
             out[k] = (y0 - slope * m1) / m0
-        trusted = seen[near >= 0.5 * near.max()]
+        trusted = seen[near >= SEEN_SHARE * near.max()]
         out[k] = np.clip(out[k], trusted.min(axis=0), trusted.max(axis=0))
     if not held.all():  # no weight in reach: interpolate over time from the frames that have some
         flat = out.reshape(count, -1)
@@ -136,6 +144,18 @@ def moving_average(values: np.ndarray, width: int, weights: np.ndarray | None = 
             flat[~held, k] = np.interp(t[~held], t[held], flat[held, k])
         out = flat.reshape(out.shape)
     return out
+
+
+def looks_at(model) -> bool:
+    """Whether ``model`` answers in the axes of the camera turned to the person (the look-at frame): the models
+    that normalise each window (``input_norm: window``, the shipped ones) were trained so, as a window
+    normalised for position cannot see the off-axis angle."""
+    return getattr(model, "model_kwargs", {}).get("input_norm") == "window"
+
+
+def _odd_frames(seconds: float, fps: float) -> int:
+    """A centred moving average's width: ``seconds`` at ``fps``, rounded to whole frames, odd."""
+    return int(round(seconds * fps)) | 1
 
 
 class NoTrajectoryError(ValueError):
@@ -224,7 +244,64 @@ def camera_trajectory(poses3d, keypoints2d, image_size, fps: float, focal_mm: fl
         raise NoTrajectoryError("camera_trajectory: no frame's pose fits its 2D in front of the camera (the 2D and "
                                 "the 3D do not match)")
     direction = np.where(fitted[:, None], np.concatenate([seen_at, np.ones((len(root), 1))], axis=-1), 0.0)
-    width = lambda seconds: int(round(seconds * fps)) | 1  # noqa: E731 (odd, centred)
-    depth = moving_average(np.where(fitted, depth, 0.0), width(distance_smooth_s), weights=reliability * fitted)
-    root = moving_average(direction, width(smooth_s), weights=fitted.astype(float)) * depth[:, None]
+    depth = moving_average(np.where(fitted, depth, 0.0), _odd_frames(distance_smooth_s, fps),
+                           weights=reliability * fitted)
+    root = moving_average(direction, _odd_frames(smooth_s, fps), weights=fitted.astype(float)) * depth[:, None]
     return Trajectory(root=root, poses=poses, focal=focal, focal_mm=float(focal_mm))
+
+
+class OnlinePlacement:
+    """Where the person is, frame by frame, for a stream (:class:`h2ot.stream.OnlineLifter`): each frame is placed
+    from the frames up to it exactly as :func:`camera_trajectory` places the last frame of a clip (the moving
+    averages cut at the newest frame: the weighted line through the last half-window, 0.4 s of depth by
+    default), so a steady walk is followed without lag and a frame waits for nothing after it.
+
+    ``image_size`` ``(w, h)``, ``fps`` (the stream's), ``focal_mm`` and the smoothing settings as for
+    :func:`camera_trajectory`. :meth:`place` takes one frame's pose and its 2D in the model's input convention
+    (normalised screen coordinates, :func:`h2ot.data.camera.normalize_screen`).
+    """
+
+    def __init__(self, image_size, fps: float, focal_mm: float | None = None, smooth_s: float = DEFAULT_SMOOTH_S,
+                 distance_smooth_s: float = DEFAULT_DISTANCE_SMOOTH_S, reliable_pct: float | None = RELIABLE_PCT):
+        self.image_size = check_image_size(image_size, "image_size")
+        self.fps = check_fps(fps, "fps")
+        self.focal_mm = DEFAULT_FOCAL_MM if focal_mm is None else check_focal_mm(focal_mm)
+        self.focal = focal_pixels(self.focal_mm, *self.image_size)
+        self.options = {"smooth_s": _number(smooth_s, "smooth_s", "seconds >= 0"),
+                        "distance_smooth_s": _number(distance_smooth_s, "distance_smooth_s", "seconds >= 0"),
+                        "reliable_pct": reliable_pct}
+        if reliable_pct is not None:
+            _number(reliable_pct, "reliable_pct", "a percentage > 0 (or None)", positive=True)
+        reach = max(_odd_frames(smooth_s, self.fps), _odd_frames(distance_smooth_s, self.fps)) // 2 + 1
+        self.history: deque = deque(maxlen=reach)  # (pose in camera axes, keypoints in pixels + confidence, error)
+
+    def pixels(self, keypoints) -> np.ndarray:
+        """Normalised screen coordinates ``[..., 2+]`` → pixels ``[..., 2]``."""
+        return denormalize_screen(np.asarray(keypoints, dtype=np.float64)[..., :2], *self.image_size)
+
+    def direction(self, window) -> np.ndarray:
+        """The mean over ``window [F, 17, 2+]`` (normalised screen coordinates) of the unit ray to the pelvis:
+        the direction a look-at model turned that window's answers to."""
+        rays = (self.pixels(np.asarray(window)[:, 0]) - np.array(self.image_size) / 2) / self.focal
+        rays = np.concatenate([rays, np.ones((len(rays), 1))], axis=-1)
+        return (rays / np.linalg.norm(rays, axis=-1, keepdims=True)).mean(axis=0)
+
+    def place(self, pose, keypoints, confidence, turned_to=None) -> tuple[np.ndarray, np.ndarray]:
+        """One frame: ``pose [17, 3]`` (root-relative metres, in the look-at frame turned to ``turned_to``, the
+        :meth:`direction` of its window, or in the camera's axes when None), ``keypoints [17, 2+]`` (normalised
+        screen coordinates) and ``confidence [17]`` (0 for a joint the detector did not see) → the pelvis in
+        the camera frame ``[3]`` (NaN while no frame so far fits) and the pose in the camera's axes."""
+        pose = np.asarray(pose, dtype=np.float64)
+        pose = pose - pose[:1]
+        if turned_to is not None:
+            pose = look_at_frame(pose, np.asarray(turned_to, dtype=np.float64), inverse=True)
+        kp = np.concatenate([self.pixels(keypoints), np.asarray(confidence, dtype=np.float64)[:, None]], axis=-1)
+        error = reprojection_error(pose[None], kp[None, :, :2], kp[None, :, 2])[0] if kp[:, 2].any() else np.nan
+        self.history.append((pose, kp, error))
+        poses, kps, errors = (np.stack(v) for v in zip(*self.history))
+        try:
+            track = camera_trajectory(poses, kps, self.image_size, self.fps, focal_mm=self.focal_mm, errors=errors,
+                                      **self.options)
+        except NoTrajectoryError:
+            return np.full(3, np.nan), pose
+        return track.root[-1], pose
