@@ -1,13 +1,15 @@
 """Online (streaming) lifting against offline windows on the CMU test subjects.
 
     python benchmarks/streaming.py --data runs/data/cmu_h36m.npz [--checkpoint best.pt] [--camera 0]
-        [--lookahead 0,121] [--hop 24] [--table [docs/tables/streaming.md]]
+        [--lookahead 0,121] [--hop 24] [--image-size 1000,1002] [--table [docs/tables/streaming.md]]
 
 For one camera of every CMU test sequence: offline MPJPE (the evaluator's non-overlapping windows, and
 h2ot.infer.lift_sequence's cross-faded overlapping windows) against OnlineLifter at each look-ahead,
 with the latency of ``push`` per frame (mean, and the 95th percentile of the calls that ran the model) and
 the delay. ``--hop`` runs the model every ``hop`` frames (on a CPU a 243-frame model cannot run every
-frame in real time). No flip TTA anywhere.
+frame in real time). No flip TTA anywhere. Each look-ahead is streamed twice: lifting only, and placing the
+person too (``OnlineLifter(..., image_size=...)``; ``--image-size``, default the Human3.6M-like cameras' 1000 x
+1002 pixels, the lens guessed), to time what the placement adds.
 The model defaults to the shipped pretrained one. Each ``push`` is timed on its own (their costs differ:
 most only buffer a frame), inside ``h2ot.timing.Watch``, which judges the machine; a busy run is refused
 unless ``--allow-busy``.
@@ -44,10 +46,11 @@ def channels(keypoints: np.ndarray, model) -> np.ndarray:
     return np.concatenate([keypoints, np.ones_like(keypoints[..., :1])], axis=-1)
 
 
-def stream(model, keypoints: np.ndarray, lookahead: int, hop: int) -> tuple[np.ndarray, list[float]]:
-    """Stream ``keypoints`` through an OnlineLifter; returns the poses and the time of every call (ms),
-    the final ``flush`` included (short sequences get most of their poses from it)."""
-    online = OnlineLifter(model, lookahead=lookahead, hop=hop)
+def stream(model, keypoints: np.ndarray, lookahead: int, hop: int, image_size=None) -> tuple[np.ndarray, list[float]]:
+    """Stream ``keypoints`` through an OnlineLifter (placing the person when ``image_size`` is given); returns the
+    poses and the time of every call (ms), the final ``flush`` included (short sequences get most of their poses
+    from it)."""
+    online = OnlineLifter(model, lookahead=lookahead, hop=hop, image_size=image_size)
     poses, times = [], []
     for frame in [*keypoints, None]:
         start = time.perf_counter()
@@ -63,6 +66,8 @@ def main() -> None:
     parser.add_argument("--camera", type=int, default=0, help="which camera of each test sequence")
     parser.add_argument("--lookahead", default=None, help="comma-separated look-aheads (default 0, F//2)")
     parser.add_argument("--hop", type=int, default=24, help="run the model every HOP frames (default 24)")
+    parser.add_argument("--image-size", default="1000,1002",
+                        help="W,H the placing runs assume (default 1000,1002)")
     parser.add_argument("--allow-busy", action="store_true", help="measure even when the machine is not quiet")
     add_table_argument(parser, "streaming")
     args = parser.parse_args()
@@ -96,22 +101,25 @@ def main() -> None:
              f"| offline, overlapping cross-faded windows (`lift_sequence`) | {blended_error:.1f} | "
              f"{blended_error / offline - 1:+.1%} | whole clip | — |"]
     machines = []
-    for lookahead in lookaheads:
+    image_size = tuple(int(v) for v in args.image_size.split(","))
+    for lookahead, place in [(lookahead, place) for lookahead in lookaheads for place in (False, True)]:
         errors, times = [], []
         with Watch() as watch:
             for s, target in zip(sequences, targets):
-                poses, t = stream(model, channels(s.keypoints, model), lookahead, args.hop)
+                poses, t = stream(model, channels(s.keypoints, model), lookahead, args.hop,
+                                  image_size if place else None)
                 errors.append(metrics.PER_FRAME["mpjpe"](poses, target))
                 times += t
         if not watch.machine.quiet and not args.allow_busy:
             raise BusyMachineError(f"streaming: the machine was busy: {watch.machine.describe()} (--allow-busy "
                                    "to report anyway)")
-        machines.append(f"look-ahead {lookahead}: {watch.machine.describe()}")
+        mode = f"look-ahead {lookahead}, hop {args.hop}" + (", placing the person" if place else "")
+        machines.append(f"{mode}: {watch.machine.describe()}")
         per_frame = sum(times) / count
         error = float(np.concatenate(errors).mean())
         delay = lookahead + args.hop - 1
         runs = [t for t in times if t > 1.0]  # the pushes that ran the model
-        lines.append(f"| online, look-ahead {lookahead}, hop {args.hop} | {error:.1f} | {error / offline - 1:+.1%} | "
+        lines.append(f"| online, {mode} | {error:.1f} | {error / offline - 1:+.1%} | "
                      f"≤ {delay} ({delay / fps * 1000:.0f} ms) | {per_frame:.1f} / "
                      f"{np.percentile(runs, 95) if runs else 0.0:.0f} |")
     lines += ["", "Machine while streaming: " + "; ".join(machines) + "."]
