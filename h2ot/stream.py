@@ -14,9 +14,9 @@ not seen yet (the stream starts without it) takes its first seen position once i
 buffered frame, as frames before the stream take the first frame.
 
 Given the image size (and, better, the camera's focal length), the stream also says where the person is: each
-pose comes with the pelvis in the camera frame, placed from the frames up to it as the offline trajectory
-places the last frame of a clip (:class:`h2ot.infer.trajectory.OnlinePlacement`), and the joints in the camera
-frame.
+pose comes with the pelvis in the camera frame and the joints in the camera frame, placed from the frames up to
+it and its look-ahead (the window's answers for the frames after it) as the offline trajectory would place it in
+a clip that ended there (:class:`h2ot.infer.trajectory.OnlinePlacement`).
 """
 
 from __future__ import annotations
@@ -145,17 +145,19 @@ class OnlineLifter:
             rows = range(self.position - count + 1, self.position + 1) if poses.shape[0] > 1 else [0]
             turned_to = self.placement.direction(window.numpy()) if self.placement and self.looks_at else None
             for frame, row in zip(range(self.emitted, target + 1), rows):
-                out.append(self._placed(StreamPose(frame, poses[row], self.flags[frame]), turned_to))
+                pose = StreamPose(frame, poses[row], self.flags[frame])
+                out.append(self._placed(pose, poses, row, start, turned_to) if self.placement else pose)
             self.emitted = target + 1
         return out
 
-    def _placed(self, pose: StreamPose, turned_to) -> StreamPose:
-        """``pose`` with where the person is (when the stream knows the image size)."""
-        if self.placement is None:
-            return pose
-        slot = pose.frame % self.frames
-        keypoints = self.ring[slot].numpy()
-        confidence = (keypoints[:, 2] if self.channels == 3 else np.ones(self.joints)) * ~self.missing[slot].numpy()
-        pose.root, camera_pose = self.placement.place(pose.pose, keypoints, confidence, turned_to)
+    def _placed(self, pose: StreamPose, poses: np.ndarray, row: int, start: int, turned_to) -> StreamPose:
+        """``pose`` (row ``row`` of the window ``poses`` that starts at frame ``start``) with where the person is,
+        placed with the look-ahead frames the window answered too (a seq2seq model's rows after ``row``)."""
+        last = min(row + self.placement.ahead, len(poses) - 1, self.received - 1 - start)  # real frames only
+        slots = (start + np.arange(row, last + 1)) % self.frames
+        keypoints = self.ring[slots].numpy()
+        seen = keypoints[..., 2] if self.channels == 3 else np.ones(keypoints.shape[:2])
+        seen = seen * ~self.missing[slots].numpy()
+        pose.root, camera_pose = self.placement.place(poses[row:last + 1], keypoints, seen, turned_to)
         pose.joints_camera = camera_pose + pose.root
         return pose

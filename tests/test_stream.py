@@ -128,23 +128,36 @@ def walking_scene(frames=90, size=(1280, 720), focal_mm=30.0, noise=0.0):
     return poses, root, normalize_screen(pixels, *size)
 
 
-def test_the_stream_places_the_person_as_the_offline_trajectory_places_a_clip_end():
+@pytest.mark.parametrize("lookahead", [0, 4, 15])
+def test_the_stream_places_the_person_as_the_offline_trajectory_places_the_frames_it_has(lookahead):
+    """Each frame is placed as camera_trajectory places it in the clip of the frames up to it and the look-ahead
+    frames after it (at most OnlinePlacement.ahead: 12 at 30 fps); with that much look-ahead, as offline."""
     size, fps = (1280, 720), 30.0
     poses, root, inputs = walking_scene()
     ideal = LookAtScene(inputs, poses, OnlinePlacement(size, fps, 30.0))
-    placed = run_stream(OnlineLifter(ideal, lookahead=4, image_size=size, focal_mm=30.0, fps=fps), list(inputs))
-    # a straight walk: followed without lag (the line through the last 0.4 s), the look-at turn undone
-    np.testing.assert_allclose(np.stack([p.root for p in placed]), root, atol=0.02)
-    np.testing.assert_allclose(np.stack([p.joints_camera for p in placed]), poses + root[:, None], atol=0.02)
-    # with noisy 2D every frame is placed exactly as camera_trajectory places the last frame of the frames so far
+    placed = run_stream(OnlineLifter(ideal, lookahead=lookahead, image_size=size, focal_mm=30.0, fps=fps),
+                        list(inputs))
+    # a straight walk: followed without lag (the line through the last 0.4 s), the look-at turn undone; with the
+    # frames on both sides, as offline, a weighted mean, which leans towards the frames nearer the image centre
+    # (their weak-perspective reprojection error, and so their weight, is lower) by up to 9 cm here
+    np.testing.assert_allclose(np.stack([p.root for p in placed]), root, atol=0.02 if lookahead < 12 else 0.1)
+    np.testing.assert_allclose(np.stack([p.joints_camera for p in placed]), poses + root[:, None],
+                               atol=0.02 if lookahead < 12 else 0.1)
+    # noisy 2D: the frames it has decide
     poses, root, inputs = walking_scene(noise=3.0)
     ideal = LookAtScene(inputs, poses, OnlinePlacement(size, fps, 30.0))
-    placed = run_stream(OnlineLifter(ideal, lookahead=4, image_size=size, focal_mm=30.0, fps=fps), list(inputs))
+    online = OnlineLifter(ideal, lookahead=lookahead, image_size=size, focal_mm=30.0, fps=fps)
+    placed = run_stream(online, list(inputs))
     camera_poses = np.stack([p.joints_camera - p.root for p in placed])
     pixels = np.concatenate([denormalize_screen(inputs, *size), np.ones((len(inputs), 17, 1))], axis=-1)
-    for s in (0, 5, 11, 40, 89):
-        offline = camera_trajectory(camera_poses[:s + 1], pixels[:s + 1], size, fps, focal_mm=30.0)
-        np.testing.assert_allclose(placed[s].root, offline.root[-1], atol=1e-9)
+    ahead = min(lookahead, online.placement.ahead)
+    for s in (0, 5, 11, 40, 80, 89):
+        end = min(s + 1 + ahead, len(inputs))
+        offline = camera_trajectory(camera_poses[:end], pixels[:end], size, fps, focal_mm=30.0)
+        np.testing.assert_allclose(placed[s].root, offline.root[s], atol=1e-6)
+    if lookahead >= online.placement.ahead:
+        everything = camera_trajectory(camera_poses, pixels, size, fps, focal_mm=30.0)
+        np.testing.assert_allclose(np.stack([p.root for p in placed]), everything.root, atol=1e-6)
     assert np.abs(np.stack([p.root for p in placed]) - root).max() < 0.5
 
 

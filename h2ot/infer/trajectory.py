@@ -252,13 +252,15 @@ def camera_trajectory(poses3d, keypoints2d, image_size, fps: float, focal_mm: fl
 
 class OnlinePlacement:
     """Where the person is, frame by frame, for a stream (:class:`h2ot.stream.OnlineLifter`): each frame is placed
-    from the frames up to it exactly as :func:`camera_trajectory` places the last frame of a clip (the moving
-    averages cut at the newest frame: the weighted line through the last half-window, 0.4 s of depth by
-    default), so a steady walk is followed without lag and a frame waits for nothing after it.
+    as :func:`camera_trajectory` places that frame of the clip made of the frames up to it and the look-ahead
+    frames after it that the stream has (as its window answered them): with none, as the last frame of a clip
+    (the moving averages cut there: the weighted line through the last half-window, 0.4 s of depth by default,
+    so a steady walk is followed without lag); with :attr:`ahead` of them or more, as the offline trajectory
+    places it.
 
     ``image_size`` ``(w, h)``, ``fps`` (the stream's), ``focal_mm`` and the smoothing settings as for
     :func:`camera_trajectory`. :meth:`place` takes one frame's pose and its 2D in the model's input convention
-    (normalised screen coordinates, :func:`h2ot.data.camera.normalize_screen`).
+    (normalised screen coordinates, :func:`h2ot.data.camera.normalize_screen`), and those of its look-ahead.
     """
 
     def __init__(self, image_size, fps: float, focal_mm: float | None = None, smooth_s: float = DEFAULT_SMOOTH_S,
@@ -272,8 +274,9 @@ class OnlinePlacement:
                         "reliable_pct": reliable_pct}
         if reliable_pct is not None:
             _number(reliable_pct, "reliable_pct", "a percentage > 0 (or None)", positive=True)
-        reach = max(_odd_frames(smooth_s, self.fps), _odd_frames(distance_smooth_s, self.fps)) // 2 + 1
-        self.history: deque = deque(maxlen=reach)  # (pose in camera axes, keypoints in pixels + confidence, error)
+        #: frames on either side of a frame that its place depends on (half the longer moving average)
+        self.ahead = max(_odd_frames(smooth_s, self.fps), _odd_frames(distance_smooth_s, self.fps)) // 2
+        self.history: deque = deque(maxlen=self.ahead + 1)  # (pose in camera axes, keypoints px + confidence, error)
 
     def pixels(self, keypoints) -> np.ndarray:
         """Normalised screen coordinates ``[..., 2+]`` → pixels ``[..., 2]``."""
@@ -286,22 +289,30 @@ class OnlinePlacement:
         rays = np.concatenate([rays, np.ones((len(rays), 1))], axis=-1)
         return (rays / np.linalg.norm(rays, axis=-1, keepdims=True)).mean(axis=0)
 
-    def place(self, pose, keypoints, confidence, turned_to=None) -> tuple[np.ndarray, np.ndarray]:
-        """One frame: ``pose [17, 3]`` (root-relative metres, in the look-at frame turned to ``turned_to``, the
-        :meth:`direction` of its window, or in the camera's axes when None), ``keypoints [17, 2+]`` (normalised
-        screen coordinates) and ``confidence [17]`` (0 for a joint the detector did not see) → the pelvis in
-        the camera frame ``[3]`` (NaN while no frame so far fits) and the pose in the camera's axes."""
+    def _frame(self, pose, keypoints, confidence, turned_to) -> tuple[np.ndarray, np.ndarray, float]:
+        """One frame's pose in the camera's axes, its keypoints in pixels + confidence, its reprojection error."""
         pose = np.asarray(pose, dtype=np.float64)
         pose = pose - pose[:1]
         if turned_to is not None:
             pose = look_at_frame(pose, np.asarray(turned_to, dtype=np.float64), inverse=True)
         kp = np.concatenate([self.pixels(keypoints), np.asarray(confidence, dtype=np.float64)[:, None]], axis=-1)
         error = reprojection_error(pose[None], kp[None, :, :2], kp[None, :, 2])[0] if kp[:, 2].any() else np.nan
-        self.history.append((pose, kp, error))
-        poses, kps, errors = (np.stack(v) for v in zip(*self.history))
+        return pose, kp, error
+
+    def place(self, poses, keypoints, confidence, turned_to=None) -> tuple[np.ndarray, np.ndarray]:
+        """A frame and its look-ahead: ``poses [1 + k, 17, 3]`` (root-relative metres, the first the frame's, the
+        others the following frames' as the same window answered them; in the look-at frame turned to
+        ``turned_to``, the window's :meth:`direction`, or in the camera's axes when None), their ``keypoints
+        [1 + k, 17, 2+]`` (normalised screen coordinates) and ``confidence [1 + k, 17]`` (0 for a joint the
+        detector did not see) → the frame's pelvis in the camera frame ``[3]`` (NaN while no frame fits) and its
+        pose in the camera's axes. The frame is remembered; its look-ahead is not (each frame is placed with
+        the pose its own window gave it)."""
+        frames = [self._frame(*args, turned_to) for args in zip(poses, keypoints, confidence)][:self.ahead + 1]
+        self.history.append(frames[0])
+        camera_poses, pixels, errors = zip(*(list(self.history) + frames[1:]))
         try:
-            track = camera_trajectory(poses, kps, self.image_size, self.fps, focal_mm=self.focal_mm, errors=errors,
-                                      **self.options)
+            track = camera_trajectory(np.stack(camera_poses), np.stack(pixels), self.image_size, self.fps,
+                                      focal_mm=self.focal_mm, errors=np.array(errors), **self.options)
         except NoTrajectoryError:
-            return np.full(3, np.nan), pose
-        return track.root[-1], pose
+            return np.full(3, np.nan), frames[0][0]
+        return track.root[len(self.history) - 1], frames[0][0]
