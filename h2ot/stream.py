@@ -146,15 +146,15 @@ class OnlineLifter:
             turned_to = self.placement.direction(window.numpy()) if self.placement and self.looks_at else None
             for frame, row in zip(range(self.emitted, target + 1), rows):
                 pose = StreamPose(frame, poses[row], self.flags[frame])
-                out.append(self._placed(pose, poses, row, start, turned_to) if self.placement else pose)
+                out.append(self._placed(pose, poses, row, turned_to) if self.placement else pose)
             self.emitted = target + 1
         return out
 
-    def _placed(self, pose: StreamPose, poses: np.ndarray, row: int, start: int, turned_to) -> StreamPose:
-        """``pose`` (row ``row`` of the window ``poses`` that starts at frame ``start``) with where the person is,
-        placed with the look-ahead frames the window answered too (a seq2seq model's rows after ``row``)."""
-        last = min(row + self.placement.ahead, len(poses) - 1, self.received - 1 - start)  # real frames only
-        slots = (start + np.arange(row, last + 1)) % self.frames
+    def _placed(self, pose: StreamPose, poses: np.ndarray, row: int, turned_to) -> StreamPose:
+        """``pose`` (row ``row`` of the window's answer ``poses``) with where the person is, placed with the
+        look-ahead frames the window answered too (a seq2seq model's rows after ``row``, frames received)."""
+        last = min(row + self.placement.ahead, len(poses) - 1, row + self.received - 1 - pose.frame)
+        slots = (pose.frame + np.arange(last - row + 1)) % self.frames
         keypoints = self.ring[slots].numpy()
         seen = keypoints[..., 2] if self.channels == 3 else np.ones(keypoints.shape[:2])
         seen = seen * ~self.missing[slots].numpy()

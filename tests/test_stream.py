@@ -161,6 +161,21 @@ def test_the_stream_places_the_person_as_the_offline_trajectory_places_the_frame
     assert np.abs(np.stack([p.root for p in placed]) - root).max() < 0.5
 
 
+def test_a_seq2frame_stream_places_the_frame_it_answers():
+    size, fps = (1280, 720), 30.0
+    poses, root, inputs = walking_scene()
+
+    class Centre(LookAtScene):
+        pipeline = "seq2frame"
+
+        def forward(self, x):
+            return super().forward(x)[:, 13:14]   # the centre frame's answer only
+
+    ideal = Centre(inputs, poses, OnlinePlacement(size, fps, 30.0))
+    placed = run_stream(OnlineLifter(ideal, lookahead=5, image_size=size, focal_mm=30.0, fps=fps), list(inputs))
+    np.testing.assert_allclose(np.stack([p.root for p in placed]), root, atol=0.02)
+
+
 def test_a_stream_without_the_image_size_does_not_place_and_missing_frames_do_not_stop_placement():
     size = (1280, 720)
     poses, root, inputs = walking_scene(40)
