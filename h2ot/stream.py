@@ -36,7 +36,7 @@ class StreamPose:
     frame: int          # index of the frame in the stream
     pose: np.ndarray    # [J, 3] root-relative metres (the model's axes: the look-at frame for the shipped models)
     flagged: bool       # the input frame had missing joints (filled from earlier frames)
-    root: np.ndarray | None = None           # [3] the pelvis in the camera frame (metres; NaN while not placed)
+    root: np.ndarray | None = None           # [3] the pelvis in the camera frame (metres; NaN before a place)
     joints_camera: np.ndarray | None = None  # [J, 3] every joint in the camera frame (metres)
 
 
@@ -74,8 +74,12 @@ class OnlineLifter:
         self.last = None    # last filled frame, [J, C]
         self.seen = torch.zeros(self.joints, dtype=torch.bool)  # joints seen at least once
         self.missing = torch.zeros(self.frames, self.joints, dtype=torch.bool)  # per buffered frame: filled joints
-        if image_size is None and (focal_mm is not None or placement):
-            raise ValueError("focal_mm and the placement settings need image_size (the video's width and height)")
+        unknown = sorted(set(placement) - set(OnlinePlacement.SETTINGS))
+        if unknown:
+            raise ValueError(f"unknown placement setting(s) {unknown}; expected some of "
+                             f"{list(OnlinePlacement.SETTINGS)}")
+        if image_size is None and (focal_mm is not None or fps is not None or placement):
+            raise ValueError("focal_mm, fps and the placement settings need image_size (the video's width and height)")
         if image_size is not None and self.joints != 17:
             raise ValueError(f"placing the person needs a Human3.6M-17 model, found {self.joints} joints")
         self.placement = None if image_size is None else OnlinePlacement(

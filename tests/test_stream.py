@@ -176,6 +176,39 @@ def test_a_seq2frame_stream_places_the_frame_it_answers():
     np.testing.assert_allclose(np.stack([p.root for p in placed]), root, atol=0.02)
 
 
+@pytest.mark.parametrize("frames, lookahead, hop", [(90, 3, 4), (90, 0, 9), (20, 5, 3), (20, 26, 1)])
+def test_placement_with_hops_flush_short_streams_and_confidences(frames, lookahead, hop):
+    """A 3-channel model, several poses per pass, poses from flush(), streams shorter than the window: every
+    frame is placed with its own 2D (a clean straight walk, so any frame mixed up shows)."""
+    size, fps = (1280, 720), 30.0
+    poses, root, inputs = walking_scene(frames)
+
+    class WithConfidence(LookAtScene):
+        in_channels = 3
+
+        def forward(self, x):
+            return super().forward(x[..., :2])
+
+    ideal = WithConfidence(inputs, poses, OnlinePlacement(size, fps, 30.0))
+    online = OnlineLifter(ideal, lookahead=lookahead, hop=hop, image_size=size, focal_mm=30.0, fps=fps)
+    placed = run_stream(online, [np.concatenate([f, np.full((17, 1), 0.8)], axis=-1) for f in inputs])
+    assert [p.frame for p in placed] == list(range(frames))
+    np.testing.assert_allclose(np.stack([p.root for p in placed]), root, atol=0.02)
+
+
+def test_a_long_run_of_frames_that_fit_nowhere_holds_the_last_place():
+    size, fps = (1280, 720), 30.0
+    poses, root, inputs = walking_scene(60)
+    collapsed = inputs.copy()
+    collapsed[30:50] = collapsed[30:50, :1]          # every joint on the pelvis: no fit for 20 frames (> 12)
+    ideal = LookAtScene(inputs, poses, OnlinePlacement(size, fps, 30.0))
+    placed = run_stream(OnlineLifter(ideal, image_size=size, focal_mm=30.0, fps=fps), list(collapsed))
+    roots = np.stack([p.root for p in placed])
+    assert np.isfinite(roots).all()
+    np.testing.assert_allclose(roots[43:50], np.repeat(roots[42:43], 7, axis=0))   # held while nothing fits
+    np.testing.assert_allclose(roots[:30], root[:30], atol=0.02)
+
+
 def test_a_stream_without_the_image_size_does_not_place_and_missing_frames_do_not_stop_placement():
     size = (1280, 720)
     poses, root, inputs = walking_scene(40)
@@ -190,8 +223,11 @@ def test_a_stream_without_the_image_size_does_not_place_and_missing_frames_do_no
     assert [p.flagged for p in placed] == [i in (10, 11) for i in range(40)]
     error = np.linalg.norm(np.stack([p.root for p in placed]) - root, axis=-1)
     assert np.delete(error, 10).max() < 0.03 and error[10] < 0.1   # no detection: where it was last seen
-    with pytest.raises(ValueError, match="need image_size"):
-        OnlineLifter(model, focal_mm=26.0)
+    for settings in ({"focal_mm": 26.0}, {"fps": 30.0}, {"smooth_s": 0.2}):
+        with pytest.raises(ValueError, match="need image_size"):
+            OnlineLifter(model, **settings)
+    with pytest.raises(ValueError, match=r"unknown placement setting\(s\) \['smoth_s'\]"):
+        OnlineLifter(model, image_size=size, smoth_s=0.2)
     with pytest.raises(ValueError, match="--focal-mm"):
         OnlineLifter(model, image_size=size, focal_mm=-1)
     with pytest.raises(ValueError, match="image_size: expected"):

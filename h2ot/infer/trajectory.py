@@ -263,10 +263,13 @@ class OnlinePlacement:
     (normalised screen coordinates, :func:`h2ot.data.camera.normalize_screen`), and those of its look-ahead.
     """
 
+    SETTINGS = ("smooth_s", "distance_smooth_s", "reliable_pct")
+
     def __init__(self, image_size, fps: float, focal_mm: float | None = None, smooth_s: float = DEFAULT_SMOOTH_S,
                  distance_smooth_s: float = DEFAULT_DISTANCE_SMOOTH_S, reliable_pct: float | None = RELIABLE_PCT):
         self.image_size = check_image_size(image_size, "image_size")
         self.fps = check_fps(fps, "fps")
+        self.last_root = np.full(3, np.nan)  # the last place found, held while no frame in reach fits
         self.focal_mm = DEFAULT_FOCAL_MM if focal_mm is None else check_focal_mm(focal_mm)
         self.focal = focal_pixels(self.focal_mm, *self.image_size)
         self.options = {"smooth_s": _number(smooth_s, "smooth_s", "seconds >= 0"),
@@ -304,9 +307,13 @@ class OnlinePlacement:
         others the following frames' as the same window answered them; in the look-at frame turned to
         ``turned_to``, the window's :meth:`direction`, or in the camera's axes when None), their ``keypoints
         [1 + k, 17, 2+]`` (normalised screen coordinates) and ``confidence [1 + k, 17]`` (0 for a joint the
-        detector did not see) → the frame's pelvis in the camera frame ``[3]`` (NaN while no frame fits) and its
-        pose in the camera's axes. The frame is remembered; its look-ahead is not (each frame is placed with
-        the pose its own window gave it)."""
+        detector did not see) → the frame's pelvis in the camera frame ``[3]`` and its pose in the camera's axes.
+        The clip is the :attr:`ahead` frames before the frame, the frame and its look-ahead (at most
+        :attr:`ahead`); when no frame of it fits, the last place found is held (NaN before the first). The frame
+        is remembered; its look-ahead is not (each frame is placed with the pose its own window gave it)."""
+        if not len(poses) == len(keypoints) == len(confidence) >= 1:
+            raise ValueError(f"OnlinePlacement.place: expected poses, keypoints and confidence for the same 1 + k "
+                             f"frames, found {len(poses)}, {len(keypoints)} and {len(confidence)}")
         frames = [self._frame(*args, turned_to) for args in zip(poses, keypoints, confidence)][:self.ahead + 1]
         self.history.append(frames[0])
         camera_poses, pixels, errors = zip(*(list(self.history) + frames[1:]))
@@ -314,5 +321,6 @@ class OnlinePlacement:
             track = camera_trajectory(np.stack(camera_poses), np.stack(pixels), self.image_size, self.fps,
                                       focal_mm=self.focal_mm, errors=np.array(errors), **self.options)
         except NoTrajectoryError:
-            return np.full(3, np.nan), frames[0][0]
-        return track.root[len(self.history) - 1], frames[0][0]
+            return self.last_root.copy(), frames[0][0]
+        self.last_root = track.root[len(self.history) - 1]
+        return self.last_root.copy(), frames[0][0]
