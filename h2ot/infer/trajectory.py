@@ -292,15 +292,17 @@ class OnlinePlacement:
         rays = np.concatenate([rays, np.ones((len(rays), 1))], axis=-1)
         return (rays / np.linalg.norm(rays, axis=-1, keepdims=True)).mean(axis=0)
 
-    def _frame(self, pose, keypoints, confidence, turned_to) -> tuple[np.ndarray, np.ndarray, float]:
-        """One frame's pose in the camera's axes, its keypoints in pixels + confidence, its reprojection error."""
-        pose = np.asarray(pose, dtype=np.float64)
-        pose = pose - pose[:1]
+    def _frames(self, poses, keypoints, confidence, turned_to) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """Per frame: its pose in the camera's axes, its keypoints in pixels + confidence, its reprojection error
+        (NaN without a detection)."""
+        poses = np.asarray(poses, dtype=np.float64)
+        poses = poses - poses[:, :1]
         if turned_to is not None:
-            pose = look_at_frame(pose, np.asarray(turned_to, dtype=np.float64), inverse=True)
-        kp = np.concatenate([self.pixels(keypoints), np.asarray(confidence, dtype=np.float64)[:, None]], axis=-1)
-        error = reprojection_error(pose[None], kp[None, :, :2], kp[None, :, 2])[0] if kp[:, 2].any() else np.nan
-        return pose, kp, error
+            poses = look_at_frame(poses, np.asarray(turned_to, dtype=np.float64), inverse=True)
+        kps = np.concatenate([self.pixels(keypoints), np.asarray(confidence, dtype=np.float64)[..., None]], axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            errors = reprojection_error(poses, kps[..., :2], kps[..., 2])
+        return list(zip(poses, kps, errors))
 
     def place(self, poses, keypoints, confidence, turned_to=None) -> tuple[np.ndarray, np.ndarray]:
         """A frame and its look-ahead: ``poses [1 + k, 17, 3]`` (root-relative metres, the first the frame's, the
@@ -314,7 +316,8 @@ class OnlinePlacement:
         if not len(poses) == len(keypoints) == len(confidence) >= 1:
             raise ValueError(f"OnlinePlacement.place: expected poses, keypoints and confidence for the same 1 + k "
                              f"frames, found {len(poses)}, {len(keypoints)} and {len(confidence)}")
-        frames = [self._frame(*args, turned_to) for args in zip(poses, keypoints, confidence)][:self.ahead + 1]
+        k = self.ahead + 1
+        frames = self._frames(poses[:k], keypoints[:k], confidence[:k], turned_to)
         self.history.append(frames[0])
         camera_poses, pixels, errors = zip(*(list(self.history) + frames[1:]))
         try:
