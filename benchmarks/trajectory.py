@@ -22,7 +22,7 @@ for the first ones. Scored against the true pelvis in the camera frame, over eve
   jitter and lag.
 
 ``--stream``: also place every sequence frame by frame through ``h2ot.stream.OnlineLifter`` (no flip, nothing
-known, each frame placed from the frames up to it), one row per look-ahead and hop.
+known, each frame placed from the frames up to it and its look-ahead), one row per look-ahead and hop.
 
 Baselines (oracles, each knows something the method does not): **constant distance**, the pelvis on its
 2D ray (calibrated) at the sequence's true mean distance; **fixed root**, the pelvis held at the sequence's true

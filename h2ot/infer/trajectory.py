@@ -162,13 +162,21 @@ class NoTrajectoryError(ValueError):
     """No frame's pose fits its 2D in front of the camera: the 2D and the 3D do not match."""
 
 
-def _number(value, name: str, what: str, positive: bool = False) -> float:
-    """``value`` as a finite float >= 0 (> 0 with ``positive``), else a one-line ``ValueError``."""
+def _number(value, name: str, what: str, positive: bool = False, where: str = "camera_trajectory") -> float:
+    """``value`` as a finite float >= 0 (> 0 with ``positive``), else a one-line ``ValueError`` naming ``where``."""
     ok = not isinstance(value, bool) and isinstance(value, (int, float, np.floating, np.integer)) \
         and np.isfinite(value) and (value > 0 if positive else value >= 0)
     if not ok:
-        raise ValueError(f"camera_trajectory: {name} must be {what}, found {value!r}")
+        raise ValueError(f"{where}: {name} must be {what}, found {value!r}")
     return float(value)
+
+
+def _smoothing(smooth_s, distance_smooth_s, reliable_pct, where: str = "camera_trajectory") -> dict:
+    """The smoothing settings of :func:`camera_trajectory`, checked (one-line ``ValueError``s naming ``where``)."""
+    return {"smooth_s": _number(smooth_s, "smooth_s", "seconds >= 0", where=where),
+            "distance_smooth_s": _number(distance_smooth_s, "distance_smooth_s", "seconds >= 0", where=where),
+            "reliable_pct": None if reliable_pct is None else
+            _number(reliable_pct, "reliable_pct", "a percentage > 0 (or None)", positive=True, where=where)}
 
 
 def camera_trajectory(poses3d, keypoints2d, image_size, fps: float, focal_mm: float | None = None,
@@ -205,10 +213,7 @@ def camera_trajectory(poses3d, keypoints2d, image_size, fps: float, focal_mm: fl
     if not (np.isfinite(poses).all() and np.isfinite(keypoints).all()):
         raise ValueError("camera_trajectory: the poses and keypoints must be finite (fill the 2D gaps first)")
     fps, (w, h) = check_fps(fps, "camera_trajectory fps"), check_image_size(image_size, "camera_trajectory image_size")
-    smooth_s = _number(smooth_s, "smooth_s", "seconds >= 0")
-    distance_smooth_s = _number(distance_smooth_s, "distance_smooth_s", "seconds >= 0")
-    if reliable_pct is not None:
-        reliable_pct = _number(reliable_pct, "reliable_pct", "a percentage > 0 (or None)", positive=True)
+    smooth_s, distance_smooth_s, reliable_pct = _smoothing(smooth_s, distance_smooth_s, reliable_pct).values()
     if focal_px is not None:
         focal = _number(focal_px, "focal_px", "a focal length in pixels > 0", positive=True)
         focal_mm = focal / focal_pixels(1.0, w, h)
@@ -263,7 +268,7 @@ class OnlinePlacement:
     (normalised screen coordinates, :func:`h2ot.data.camera.normalize_screen`), and those of its look-ahead.
     """
 
-    SETTINGS = ("smooth_s", "distance_smooth_s", "reliable_pct")
+    SETTINGS = ("smooth_s", "distance_smooth_s", "reliable_pct")  # the keyword arguments past focal_mm
 
     def __init__(self, image_size, fps: float, focal_mm: float | None = None, smooth_s: float = DEFAULT_SMOOTH_S,
                  distance_smooth_s: float = DEFAULT_DISTANCE_SMOOTH_S, reliable_pct: float | None = RELIABLE_PCT):
@@ -272,11 +277,7 @@ class OnlinePlacement:
         self.last_root = np.full(3, np.nan)  # the last place found, held while no frame in reach fits
         self.focal_mm = DEFAULT_FOCAL_MM if focal_mm is None else check_focal_mm(focal_mm)
         self.focal = focal_pixels(self.focal_mm, *self.image_size)
-        self.options = {"smooth_s": _number(smooth_s, "smooth_s", "seconds >= 0"),
-                        "distance_smooth_s": _number(distance_smooth_s, "distance_smooth_s", "seconds >= 0"),
-                        "reliable_pct": reliable_pct}
-        if reliable_pct is not None:
-            _number(reliable_pct, "reliable_pct", "a percentage > 0 (or None)", positive=True)
+        self.options = _smoothing(smooth_s, distance_smooth_s, reliable_pct, where="OnlinePlacement")
         #: frames on either side of a frame that its place depends on (half the longer moving average)
         self.ahead = max(_odd_frames(smooth_s, self.fps), _odd_frames(distance_smooth_s, self.fps)) // 2
         self.history: deque = deque(maxlen=self.ahead + 1)  # (pose in camera axes, keypoints px + confidence, error)
